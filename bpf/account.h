@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Rule resolution (longest prefix match) and per-rule counters. */
+#ifndef TM_BPF_ACCOUNT_H
+#define TM_BPF_ACCOUNT_H
+
+#include "maps.h"
+
+static __always_inline struct tm_rule_ref tm_match_rule(__u8 family, const __u8 *addr)
+{
+	struct tm_rule_ref none = {}, *ref;
+	struct tm_lpm_v4_key k4;
+	struct tm_lpm_v6_key k6;
+
+	if (family == TM_FAMILY_IPV4) {
+		k4.prefixlen = 32;
+		__builtin_memcpy(k4.addr, addr, 4);
+		ref = bpf_map_lookup_elem(&tm_rules_v4, &k4);
+	} else {
+		k6.prefixlen = 128;
+		__builtin_memcpy(k6.addr, addr, 16);
+		ref = bpf_map_lookup_elem(&tm_rules_v6, &k6);
+	}
+	return ref ? *ref : none;
+}
+
+/* Adds to a rule's counters if the slot still belongs to the rule the
+ * caller resolved (see struct tm_rule_ref). Returns 1 if it added. */
+static __always_inline int tm_add(const struct tm_rule_ref *ref, int up, __u32 packets, __u32 bytes)
+{
+	struct tm_counters *c;
+	__u32 slot = ref->slot;
+
+	if (!ref->serial)
+		return 0;
+	c = bpf_map_lookup_elem(&tm_counters, &slot);
+	if (!c || c->serial != ref->serial)
+		return 0;
+	if (up) {
+		c->up_packets += packets;
+		c->up_bytes += bytes;
+	} else {
+		c->down_packets += packets;
+		c->down_bytes += bytes;
+	}
+	return 1;
+}
+
+/* A packet adds once to its source's rule and once to its destination's,
+ * and only once when both are the same rule. */
+static __always_inline int tm_add_pair(const struct tm_rule_ref *src, const struct tm_rule_ref *dst,
+				       int up, __u32 packets, __u32 bytes)
+{
+	int added = tm_add(src, up, packets, bytes);
+
+	if (dst->slot != src->slot || dst->serial != src->serial)
+		added |= tm_add(dst, up, packets, bytes);
+	return added;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Maps of the data plane. Capacities marked "set at load" are defaults the
+ * control plane overrides with bpf_map__set_max_entries(); every map here is
+ * pinned by the first `load` and reused by later ones. */
+#ifndef TM_BPF_MAPS_H
+#define TM_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "traffic_meter_kern_user.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tm_config);
+} tm_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, TM_DEFAULT_MAX_RULES); /* set at load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tm_lpm_v4_key);
+	__type(value, struct tm_rule_ref);
+} tm_rules_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, TM_DEFAULT_MAX_RULES); /* set at load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tm_lpm_v6_key);
+	__type(value, struct tm_rule_ref);
+} tm_rules_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TM_DEFAULT_MAX_RULES); /* set at load */
+	__type(key, __u32);
+	__type(value, struct tm_rule_slot);
+} tm_rule_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TM_DEFAULT_MAX_RULES); /* set at load */
+	__type(key, __u32);
+	__type(value, struct tm_counters);
+} tm_counters SEC(".maps");
+
+/* Not per-CPU: both directions of a flow must see one originator. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TM_DEFAULT_MAX_FLOWS); /* set at load */
+	__type(key, struct tm_flow_key);
+	__type(value, struct tm_flow_value);
+} tm_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TM_MAX_FRAGS);
+	__type(key, struct tm_frag_key);
+	__type(value, struct tm_frag_value);
+} tm_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TM_MAX_ATTACHED);
+	__type(key, __u32);
+	__type(value, struct tm_attached_iface);
+} tm_attached SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tm_stats);
+} tm_stats SEC(".maps");
+
+#endif

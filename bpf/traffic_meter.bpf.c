@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * traffic_meter data plane: counts IP bytes and packets per rule (CIDR),
+ * upstream and downstream, at the TC ingress and egress hooks. A passive
+ * observer: every path returns TC_ACT_UNSPEC so the next classifier runs.
+ *
+ * Four entry points, chosen at attach time so the packet path has no
+ * branch for them: {ingress, egress} x {Ethernet, no link-layer header}.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "traffic_meter_kern_user.h"
+#include "maps.h"
+#include "parse.h"
+#include "flow.h"
+#include "account.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void tm_resolve(struct tm_flow_value *fv, const struct tm_flow_key *k,
+				       __u64 generation)
+{
+	fv->rule[0] = tm_match_rule(k->family, k->addr[0]);
+	fv->rule[1] = tm_match_rule(k->family, k->addr[1]);
+	fv->generation = generation;
+}
+
+/* ICMP errors count in the flow they quote, towards the quoted packet's
+ * sender; their rules are those of their own addresses (a router that sends
+ * "time exceeded" is no endpoint of the flow), so nothing is cached. */
+static __always_inline int tm_count_icmp_error(struct tm_packet *p)
+{
+	struct tm_flow_key key;
+	struct tm_flow_value *fv;
+	struct tm_rule_ref src, dst;
+	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &key);
+	__u8 originator;
+
+	fv = bpf_map_lookup_elem(&tm_flows, &key);
+	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
+	originator = fv ? fv->originator : quoted_sender;
+	src = tm_match_rule(p->family, p->t.saddr);
+	dst = tm_match_rule(p->family, p->t.daddr);
+	return tm_add_pair(&src, &dst, quoted_sender != originator, p->packets, p->bytes);
+}
+
+static __always_inline int tm_count_flow(struct tm_packet *p, struct tm_stats *stats)
+{
+	struct tm_flow_key key;
+	struct tm_flow_value fresh = {}, *fv;
+	struct tm_config *cfg;
+	__u32 zero = 0;
+	__u64 generation;
+	__u8 sender;
+	int want;
+
+	cfg = bpf_map_lookup_elem(&tm_config, &zero);
+	generation = cfg ? cfg->generation : 0;
+	sender = tm_flow_key_of(&p->t, p->family, &key);
+	want = tm_syn_originator(p->tcp_flags, sender);
+
+	fv = bpf_map_lookup_elem(&tm_flows, &key);
+	if (!fv) {
+		fresh.originator = want >= 0 ? want : sender;
+		tm_resolve(&fresh, &key, generation);
+		if (bpf_map_update_elem(&tm_flows, &key, &fresh, BPF_NOEXIST) == 0)
+			fv = &fresh;
+		else
+			fv = bpf_map_lookup_elem(&tm_flows, &key); /* another CPU won */
+		if (!fv) {
+			stats->flow_insert_failed++;
+			fv = &fresh;
+		}
+	}
+	if (want >= 0 && fv->originator != want)
+		fv->originator = want;
+	if (fv->generation != generation)
+		tm_resolve(fv, &key, generation);
+	if (sender)
+		return tm_add_pair(&fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
+				   p->bytes);
+	return tm_add_pair(&fv->rule[0], &fv->rule[1], fv->originator == 0, p->packets, p->bytes);
+}
+
+static __always_inline int tm_handle(struct __sk_buff *skb, int l3_device, int egress)
+{
+	struct tm_cursor c = {
+		.data = (void *)(long)skb->data,
+		.data_end = (void *)(long)skb->data_end,
+	};
+	struct tm_packet p = {};
+	struct tm_stats *stats;
+	__u32 zero = 0, ifindex = skb->ingress_ifindex;
+	__u16 ethertype;
+	int counted;
+
+	stats = bpf_map_lookup_elem(&tm_stats, &zero);
+	if (!stats)
+		return TC_ACT_UNSPEC;
+	stats->packets++;
+	stats->bytes += skb->len;
+
+	/* Once per host: a packet that came in through an attached interface
+	 * was counted at its ingress. */
+	if (egress && ifindex && bpf_map_lookup_elem(&tm_attached, &ifindex)) {
+		stats->egress_skipped++;
+		return TC_ACT_UNSPEC;
+	}
+
+	ethertype = l3_device ? tm_parse_l3_device(&c) : tm_parse_ethernet(&c);
+	if (!ethertype) {
+		if (l3_device)
+			stats->not_ip++;
+		else
+			stats->malformed++;
+		return TC_ACT_UNSPEC;
+	}
+	switch (tm_parse_ip(skb, &c, ethertype, &p)) {
+	case TM_NOT_IP:
+		stats->not_ip++;
+		return TC_ACT_UNSPEC;
+	case TM_MALFORMED:
+		stats->malformed++;
+		return TC_ACT_UNSPEC;
+	case TM_MALFORMED_L4:
+		stats->malformed++;
+		break;
+	default:
+		break;
+	}
+
+	if (p.icmp_error) {
+		counted = tm_count_icmp_error(&p);
+	} else {
+		tm_track_fragment(&p);
+		counted = tm_count_flow(&p, stats);
+	}
+	if (counted)
+		stats->counted++;
+	else
+		stats->no_rule++;
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int tm_ingress_eth(struct __sk_buff *skb)
+{
+	return tm_handle(skb, 0, 0);
+}
+
+SEC("tc")
+int tm_egress_eth(struct __sk_buff *skb)
+{
+	return tm_handle(skb, 0, 1);
+}
+
+SEC("tc")
+int tm_ingress_l3(struct __sk_buff *skb)
+{
+	return tm_handle(skb, 1, 0);
+}
+
+SEC("tc")
+int tm_egress_l3(struct __sk_buff *skb)
+{
+	return tm_handle(skb, 1, 1);
+}

@@ -1,0 +1,51 @@
+// The BPF object (embedded skeleton, or --object FILE with the same maps
+// and programs), loaded against the pinned maps: the heart of `load`.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct traffic_meter_bpf;
+
+namespace tmeter {
+
+struct LoadSettings {
+	std::filesystem::path pin_dir;
+	std::optional<std::filesystem::path> object_file;
+	std::optional<uint32_t> max_rules;
+	std::optional<uint32_t> max_flows;
+	bool verbose = false;
+};
+
+class BpfObject {
+public:
+	// Opens the object and loads it into the kernel, reusing the pinned
+	// maps, or creating and pinning them on the first load. Call with the
+	// pin lock held.
+	static BpfObject load(const LoadSettings &settings);
+
+	BpfObject(BpfObject &&) noexcept;
+	BpfObject &operator=(BpfObject &&) noexcept;
+	~BpfObject();
+
+	int prog_fd(bool egress, bool l3_device) const;
+	bool created_state() const { return created_state_; }
+	// Unpins the maps this load created (a failed first load leaves nothing).
+	void discard_state(const std::filesystem::path &pin_dir);
+
+private:
+	struct SkelDeleter {
+		void operator()(traffic_meter_bpf *skel) const;
+	};
+	BpfObject() = default;
+
+	std::vector<char> file_bytes_; // must outlive the skeleton that points at it
+	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
+	bool created_state_ = false;
+};
+
+} // namespace tmeter

@@ -1,0 +1,79 @@
+#include "bpf/map_io.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "bpf/map_set.h"
+#include "util/error.h"
+
+namespace tmeter {
+namespace {
+
+constexpr uint32_t kChunk = 16384;
+
+bool batch_unsupported(int err) { return err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP; }
+
+} // namespace
+
+void read_array_chunks(const Fd &map, size_t value_size,
+		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn)
+{
+	const uint32_t total = MapSet::capacity(map);
+	std::vector<uint32_t> keys(kChunk);
+	std::vector<uint8_t> values(static_cast<size_t>(kChunk) * value_size);
+	uint32_t out_batch = 0, first = 0;
+	bool use_batch = true;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+	while (first < total) {
+		uint32_t count = std::min(kChunk, total - first);
+		if (use_batch) {
+			int err = bpf_map_lookup_batch(map.get(), first ? &out_batch : nullptr, &out_batch,
+						       keys.data(), values.data(), &count, &opts);
+			if (err && errno == ENOENT) {
+				if (count)
+					fn(first, values.data(), count);
+				return; // end of map
+			}
+			if (err && batch_unsupported(errno) && first == 0) {
+				use_batch = false;
+				continue;
+			}
+			if (err)
+				fail_errno("cannot read map", errno);
+		} else {
+			for (uint32_t i = 0; i < count; ++i) {
+				uint32_t key = first + i;
+				if (bpf_map_lookup_elem(map.get(), &key, values.data() + i * value_size))
+					fail_errno("cannot read map", errno);
+			}
+		}
+		fn(first, values.data(), count);
+		first += count;
+	}
+}
+
+void write_array(const Fd &map, std::span<const uint32_t> keys, const uint8_t *values,
+		 size_t value_size)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	size_t done = 0;
+	while (done < keys.size()) {
+		uint32_t count = static_cast<uint32_t>(std::min<size_t>(kChunk, keys.size() - done));
+		int err = bpf_map_update_batch(map.get(), keys.data() + done, values + done * value_size,
+					       &count, &opts);
+		if (err && batch_unsupported(errno))
+			break;
+		if (err)
+			fail_errno("cannot update map", errno);
+		done += count;
+	}
+	for (; done < keys.size(); ++done) {
+		if (bpf_map_update_elem(map.get(), &keys[done], values + done * value_size, BPF_ANY))
+			fail_errno("cannot update map", errno);
+	}
+}
+
+} // namespace tmeter

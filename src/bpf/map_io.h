@@ -1,0 +1,23 @@
+// Bulk reads and writes of array maps: batched syscalls where the kernel
+// has them (5.6+), one element at a time where it does not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "util/fd.h"
+
+namespace tmeter {
+
+// Calls fn(first_index, values, count) for consecutive chunks of an array
+// map (keys 0..max_entries-1); values hold count * value_size bytes.
+void read_array_chunks(const Fd &map, size_t value_size,
+		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn);
+
+// Writes values[i] (value_size bytes each) at keys[i].
+void write_array(const Fd &map, std::span<const uint32_t> keys, const uint8_t *values,
+		 size_t value_size);
+
+} // namespace tmeter

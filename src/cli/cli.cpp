@@ -1,0 +1,151 @@
+// The command line, declared in one place: every command, its options and
+// the function that runs it.
+#include "cli/cli.h"
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "commands/commands.h"
+#include "util/error.h"
+
+namespace tmeter {
+namespace {
+
+constexpr const char *kDefaultPinPath = "/sys/fs/bpf/traffic_meter";
+
+template <typename T> void set_if_given(const CLI::Option *opt, const T &value, std::optional<T> &out)
+{
+	if (opt->count())
+		out = value;
+}
+
+} // namespace
+
+int run_cli(int argc, char **argv)
+{
+	CLI::App app{"Counts upstream and downstream bytes and packets per IP address or CIDR "
+		     "prefix with a TC BPF program.",
+		     "traffic_meter"};
+	app.require_subcommand(1, 1);
+	app.fallthrough();
+	app.set_version_flag("--version", std::string("traffic_meter ") + TRAFFIC_METER_VERSION);
+
+	Context ctx;
+	std::string pin_path = kDefaultPinPath;
+	app.add_option("--pin-path", pin_path, "Where the maps are pinned (bpffs)")
+		->envname("TRAFFIC_METER_PIN_PATH")
+		->capture_default_str();
+	app.add_flag("-v,--verbose", ctx.verbose, "Explain failures in detail (verifier log)");
+
+	std::function<int()> run;
+
+	LoadArgs load;
+	std::string object;
+	uint32_t max_rules = 0, max_flows = 0;
+	auto *cmd = app.add_subcommand("load", "Attach to an interface's ingress and egress hooks");
+	cmd->add_option("--dev", load.dev, "Interface")->required();
+	auto *object_opt = cmd->add_option("--object", object, "BPF object file (default: embedded)");
+	auto *rules_opt = cmd->add_option("--max-rules", max_rules, "Rule capacity (first load)")
+				  ->check(CLI::PositiveNumber);
+	auto *flows_opt = cmd->add_option("--max-flows", max_flows, "Flow table capacity (first load)")
+				  ->check(CLI::PositiveNumber);
+	cmd->add_flag("--force", load.force, "Attach even if stacked on/under an attached device");
+	cmd->callback([&] {
+		if (object_opt->count())
+			load.object = object;
+		set_if_given(rules_opt, max_rules, load.max_rules);
+		set_if_given(flows_opt, max_flows, load.max_flows);
+		run = [&] { return cmd_load(ctx, load); };
+	});
+
+	UnloadArgs unload;
+	cmd = app.add_subcommand("unload", "Detach from an interface (rules and counters stay)");
+	auto *dev_opt = cmd->add_option("--dev", unload.dev, "Interface");
+	cmd->add_flag("--all", unload.all, "Every attached interface")->excludes(dev_opt);
+	cmd->callback([&] { run = [&] { return cmd_unload(ctx, unload); }; });
+
+	cmd = app.add_subcommand("purge", "Detach everywhere and remove all pinned state");
+	cmd->callback([&] { run = [&] { return cmd_purge(ctx); }; });
+
+	std::vector<std::string> add_rules;
+	cmd = app.add_subcommand("add", "Add rules (counters start at zero)");
+	cmd->add_option("--ip-address", add_rules, "CIDR or address; repeatable")->required();
+	cmd->callback([&] { run = [&] { return cmd_add(ctx, add_rules); }; });
+
+	std::vector<std::string> del_rules;
+	cmd = app.add_subcommand("del", "Delete rules and their counters");
+	cmd->add_option("--ip-address", del_rules, "CIDR or address; repeatable")->required();
+	cmd->callback([&] { run = [&] { return cmd_del(ctx, del_rules); }; });
+
+	ImportArgs import;
+	std::string import_file;
+	cmd = app.add_subcommand("import", "Add rules from a JSON file, all or nothing");
+	cmd->add_option("--file", import_file, "{\"rules\": [\"CIDR\", ...]} or a bare array")
+		->required();
+	cmd->add_flag("--replace", import.replace, "Make the file the exact rule set");
+	cmd->callback([&] {
+		import.file = import_file;
+		run = [&] { return cmd_import(ctx, import); };
+	});
+
+	cmd = app.add_subcommand("export", "Print the rule set as JSON (input for import)");
+	cmd->callback([&] { run = [&] { return cmd_export(ctx); }; });
+
+	bool list_json = false;
+	cmd = app.add_subcommand("list", "Print the rules");
+	cmd->add_flag("--json", list_json, "JSON output");
+	cmd->callback([&] { run = [&] { return cmd_list(ctx, list_json); }; });
+
+	ShowArgs show;
+	std::string show_rule, sort_key;
+	bool show_json = false, show_csv = false;
+	cmd = app.add_subcommand("show", "Print counters per rule");
+	cmd->alias("stats");
+	auto *show_rule_opt = cmd->add_option("--ip-address", show_rule, "Only this rule");
+	auto *json_opt = cmd->add_flag("--json", show_json, "JSON output");
+	cmd->add_flag("--csv", show_csv, "CSV output")->excludes(json_opt);
+	cmd->add_flag("-H,--human", show.view.human, "Bytes in KiB/MiB/GiB/TiB");
+	auto *sort_opt = cmd->add_option("--sort", sort_key, "Largest first by up, down or total bytes")
+				 ->check(CLI::IsMember({"up", "down", "total"}));
+	cmd->callback([&] {
+		if (show_rule_opt->count())
+			show.rule = show_rule;
+		show.view.format = show_json  ? OutputFormat::kJson
+				   : show_csv ? OutputFormat::kCsv
+					      : OutputFormat::kTable;
+		if (sort_opt->count())
+			show.view.sort = sort_key == "up"     ? SortKey::kUp
+					 : sort_key == "down" ? SortKey::kDown
+							      : SortKey::kTotal;
+		run = [&] { return cmd_show(ctx, show); };
+	});
+
+	std::string reset_rule;
+	std::optional<std::string> reset_only;
+	cmd = app.add_subcommand("reset", "Zero the counters of one rule or of all");
+	auto *reset_opt = cmd->add_option("--ip-address", reset_rule, "Only this rule");
+	cmd->callback([&] {
+		if (reset_opt->count())
+			reset_only = reset_rule;
+		run = [&] { return cmd_reset(ctx, reset_only); };
+	});
+
+	bool status_json = false;
+	cmd = app.add_subcommand("status", "Attached interfaces, program, table fill, data plane stats");
+	cmd->add_flag("--json", status_json, "JSON output");
+	cmd->callback([&] { run = [&] { return cmd_status(ctx, status_json); }; });
+
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::ParseError &e) {
+		if (e.get_exit_code() == 0)
+			return app.exit(e); // --help, --version
+		fail_usage(fmt::format("{}; see --help", e.what()));
+	}
+	ctx.pin_dir = pin_path;
+	return run();
+}
+
+} // namespace tmeter

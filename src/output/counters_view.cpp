@@ -1,0 +1,118 @@
+#include "output/counters_view.h"
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+
+#include <fmt/format.h>
+
+namespace tmeter {
+namespace {
+
+uint64_t sort_value(const RuleCounters &r, SortKey key)
+{
+	switch (key) {
+	case SortKey::kUp:
+		return r.up_bytes;
+	case SortKey::kDown:
+		return r.down_bytes;
+	case SortKey::kTotal:
+		return r.up_bytes + r.down_bytes;
+	}
+	return 0;
+}
+
+std::string bytes_cell(uint64_t bytes, bool human)
+{
+	return human ? human_bytes(bytes) : fmt::format("{}", bytes);
+}
+
+// Rows are written with fmt rather than built as a JSON DOM: every field is
+// a number or a CIDR (no escaping needed), and a million-rule `show --json`
+// must stay within seconds and a bounded amount of memory.
+void append_json_row(std::string &out, const RuleCounters &r)
+{
+	fmt::format_to(std::back_inserter(out),
+		       R"({{"rule": "{}", "family": "{}", "up_bytes": {}, "up_packets": {}, )"
+		       R"("down_bytes": {}, "down_packets": {}}})",
+		       r.cidr.str(), r.cidr.family_name(), r.up_bytes, r.up_packets, r.down_bytes,
+		       r.down_packets);
+}
+
+} // namespace
+
+void sort_rows(std::vector<RuleCounters> &rows, std::optional<SortKey> key)
+{
+	if (!key)
+		return;
+	std::stable_sort(rows.begin(), rows.end(), [&](const RuleCounters &a, const RuleCounters &b) {
+		return sort_value(a, *key) > sort_value(b, *key);
+	});
+}
+
+std::string human_bytes(uint64_t bytes)
+{
+	static constexpr std::array<const char *, 4> units = {"KiB", "MiB", "GiB", "TiB"};
+	if (bytes < 1024)
+		return fmt::format("{} B", bytes);
+	double value = static_cast<double>(bytes) / 1024;
+	size_t unit = 0;
+	while (value >= 1024 && unit + 1 < units.size()) {
+		value /= 1024;
+		++unit;
+	}
+	return fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOptions &opts)
+{
+	std::string out;
+	out.reserve(rows.size() * 128 + 64);
+	switch (opts.format) {
+	case OutputFormat::kJson:
+		out += "{\"rules\": [";
+		for (size_t i = 0; i < rows.size(); ++i) {
+			out += i ? ",\n  " : "\n  ";
+			append_json_row(out, rows[i]);
+		}
+		out += rows.empty() ? "]}\n" : "\n]}\n";
+		break;
+	case OutputFormat::kCsv:
+		out += "rule,family,up_bytes,up_packets,down_bytes,down_packets\n";
+		for (const auto &r : rows)
+			fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{}\n", r.cidr.str(),
+				       r.cidr.family_name(), r.up_bytes, r.up_packets, r.down_bytes,
+				       r.down_packets);
+		break;
+	case OutputFormat::kTable:
+		fmt::format_to(std::back_inserter(out), "  {:<40} {:<20} {}\n", "IP/CIDR",
+			       "UPSTREAM-BYTES", "DOWNSTREAM-BYTES");
+		for (const auto &r : rows)
+			fmt::format_to(std::back_inserter(out), "  {:<40} {:<20} {}\n", r.cidr.str(),
+				       bytes_cell(r.up_bytes, opts.human),
+				       bytes_cell(r.down_bytes, opts.human));
+		break;
+	}
+	return out;
+}
+
+std::string render_rule_list(const std::vector<Cidr> &rules, bool json)
+{
+	if (json)
+		return render_rule_export(rules);
+	std::string out;
+	for (const auto &c : rules)
+		fmt::format_to(std::back_inserter(out), "{}\n", c.str());
+	return out;
+}
+
+std::string render_rule_export(const std::vector<Cidr> &rules)
+{
+	std::string out = "{\"rules\": [";
+	for (size_t i = 0; i < rules.size(); ++i)
+		fmt::format_to(std::back_inserter(out), "{}\"{}\"", i ? ", " : "", rules[i].str());
+	out += "]}\n";
+	return out;
+}
+
+} // namespace tmeter

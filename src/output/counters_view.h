@@ -1,0 +1,36 @@
+// One model (RuleCounters rows), three renderers: the SPEC §4 table, JSON
+// and CSV. Pure functions of their input, so unit tests cover them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules/rule_store.h"
+
+namespace tmeter {
+
+enum class OutputFormat { kTable, kJson, kCsv };
+enum class SortKey { kUp, kDown, kTotal };
+
+struct ShowOptions {
+	OutputFormat format = OutputFormat::kTable;
+	bool human = false; // table only: KiB/MiB/GiB/TiB
+	std::optional<SortKey> sort;
+};
+
+// Rows arrive in SPEC order (IPv4 first, address, prefix); --sort reorders
+// by bytes, largest first, keeping that order among equals.
+void sort_rows(std::vector<RuleCounters> &rows, std::optional<SortKey> key);
+
+std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOptions &opts);
+
+// 1023 -> "1023 B", 524288 -> "512.0 KiB".
+std::string human_bytes(uint64_t bytes);
+
+// `list` and `export`: the rule set alone.
+std::string render_rule_list(const std::vector<Cidr> &rules, bool json);
+std::string render_rule_export(const std::vector<Cidr> &rules);
+
+} // namespace tmeter

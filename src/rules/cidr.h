@@ -1,0 +1,34 @@
+// An IPv4 or IPv6 prefix as the user writes it and as the maps store it.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tmeter {
+
+struct Cidr {
+	uint8_t family = 0; // TM_FAMILY_IPV4 or TM_FAMILY_IPV6
+	uint8_t prefixlen = 0;
+	std::array<uint8_t, 16> addr{}; // network byte order; IPv4 in addr[0..3]
+
+	// IPv4 first, then address, then prefix length: SPEC §4's row order.
+	auto operator<=>(const Cidr &) const = default;
+
+	unsigned max_prefixlen() const;
+	std::string str() const; // canonical: RFC 5952 for IPv6, "/P" always
+	std::string_view family_name() const; // "ipv4" or "ipv6"
+};
+
+// Parses "A.B.C.D[/P]" or an IPv6 address with optional "/P". A bare
+// address is a host route. Throws a usage Error naming the input and, for
+// host bits set, suggesting the network address.
+Cidr parse_cidr(std::string_view text);
+
+// Non-throwing variant for validating many inputs: empty string on success,
+// otherwise the error line.
+std::string validate_cidr(std::string_view text, Cidr *out);
+
+} // namespace tmeter

@@ -1,0 +1,296 @@
+#include "rules/rule_store.h"
+
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "bpf/map_io.h"
+#include "util/error.h"
+
+namespace tmeter {
+namespace {
+
+Cidr cidr_of(const tm_rule_slot &s)
+{
+	Cidr c;
+	c.family = s.family;
+	c.prefixlen = s.prefixlen;
+	std::memcpy(c.addr.data(), s.addr, sizeof(s.addr));
+	return c;
+}
+
+tm_rule_slot slot_of(const Cidr &c, uint32_t serial)
+{
+	tm_rule_slot s{};
+	s.serial = serial;
+	s.family = c.family;
+	s.prefixlen = c.prefixlen;
+	std::memcpy(s.addr, c.addr.data(), sizeof(s.addr));
+	return s;
+}
+
+// The LPM key of a rule, as bytes: v4 and v6 keys differ in size.
+std::vector<uint8_t> lpm_key(const Cidr &c)
+{
+	if (c.family == TM_FAMILY_IPV4) {
+		tm_lpm_v4_key k{};
+		k.prefixlen = c.prefixlen;
+		std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
+		return {reinterpret_cast<uint8_t *>(&k), reinterpret_cast<uint8_t *>(&k) + sizeof(k)};
+	}
+	tm_lpm_v6_key k{};
+	k.prefixlen = c.prefixlen;
+	std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
+	return {reinterpret_cast<uint8_t *>(&k), reinterpret_cast<uint8_t *>(&k) + sizeof(k)};
+}
+
+// Per-CPU counter values for `slots`, each carrying its slot's serial.
+std::vector<uint8_t> fresh_counters(const std::vector<uint32_t> &serials, unsigned cpus)
+{
+	std::vector<uint8_t> buf(serials.size() * cpus * sizeof(tm_counters), 0);
+	auto *vals = reinterpret_cast<tm_counters *>(buf.data());
+	for (size_t i = 0; i < serials.size(); ++i)
+		for (unsigned cpu = 0; cpu < cpus; ++cpu)
+			vals[i * cpus + cpu].serial = serials[i];
+	return buf;
+}
+
+struct SlotTable {
+	std::vector<tm_rule_slot> slots; // indexed by slot
+	std::map<Cidr, uint32_t> by_cidr;
+};
+
+SlotTable read_slots(const MapSet &maps)
+{
+	SlotTable t;
+	read_array_chunks(maps.rule_slots, sizeof(tm_rule_slot),
+			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
+				  auto *v = reinterpret_cast<const tm_rule_slot *>(values);
+				  t.slots.insert(t.slots.end(), v, v + count);
+				  for (uint32_t i = 0; i < count; ++i)
+					  if (v[i].family != TM_FAMILY_NONE)
+						  t.by_cidr.emplace(cidr_of(v[i]), first + i);
+			  });
+	return t;
+}
+
+const Fd &trie_for(const MapSet &maps, const Cidr &c)
+{
+	return c.family == TM_FAMILY_IPV4 ? maps.rules_v4 : maps.rules_v6;
+}
+
+void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
+		 const std::vector<tm_rule_slot> &values)
+{
+	write_array(maps.rule_slots, slots, reinterpret_cast<const uint8_t *>(values.data()),
+		    sizeof(tm_rule_slot));
+}
+
+void write_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
+		    const std::vector<uint32_t> &serials)
+{
+	unsigned cpus = possible_cpus();
+	auto buf = fresh_counters(serials, cpus);
+	write_array(maps.counters, slots, buf.data(), cpus * sizeof(tm_counters));
+}
+
+} // namespace
+
+RuleStore::RuleStore(const MapSet &maps) : maps_(maps) {}
+
+std::vector<RuleEntry> RuleStore::rules() const
+{
+	auto table = read_slots(maps_);
+	std::vector<RuleEntry> out;
+	out.reserve(table.by_cidr.size());
+	for (const auto &[cidr, slot] : table.by_cidr)
+		out.push_back({cidr, slot, table.slots[slot].serial});
+	return out;
+}
+
+std::vector<RuleCounters> RuleStore::counters() const
+{
+	auto entries = rules();
+	std::vector<tm_counters> sums(MapSet::capacity(maps_.counters));
+	const unsigned cpus = possible_cpus();
+	read_array_chunks(maps_.counters, cpus * sizeof(tm_counters),
+			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
+				  auto *v = reinterpret_cast<const tm_counters *>(values);
+				  for (uint32_t i = 0; i < count; ++i) {
+					  tm_counters &s = sums[first + i];
+					  for (unsigned cpu = 0; cpu < cpus; ++cpu) {
+						  const tm_counters &c = v[i * cpus + cpu];
+						  s.up_bytes += c.up_bytes;
+						  s.up_packets += c.up_packets;
+						  s.down_bytes += c.down_bytes;
+						  s.down_packets += c.down_packets;
+					  }
+				  }
+			  });
+	std::vector<RuleCounters> out;
+	out.reserve(entries.size());
+	for (const auto &e : entries) {
+		const tm_counters &s = sums[e.slot];
+		out.push_back({e.cidr, s.up_bytes, s.up_packets, s.down_bytes, s.down_packets});
+	}
+	return out;
+}
+
+ChangeResult RuleStore::apply(const RuleChange &change)
+{
+	ChangeResult result;
+	tm_config cfg = maps_.read_config();
+	SlotTable table = read_slots(maps_);
+
+	// Validate everything before touching the kernel.
+	std::set<Cidr> to_delete;
+	for (const auto &c : change.del) {
+		if (!table.by_cidr.contains(c))
+			fail_runtime(fmt::format("no such rule {}", c.str()));
+		to_delete.insert(c);
+	}
+	std::set<Cidr> to_add;
+	for (const auto &c : change.add) {
+		if (table.by_cidr.contains(c) && !to_delete.contains(c))
+			result.already_present.push_back(c);
+		else if (!table.by_cidr.contains(c))
+			to_add.insert(c);
+	}
+	const size_t capacity = cfg.max_rules ? cfg.max_rules : table.slots.size();
+	if (table.by_cidr.size() - to_delete.size() + to_add.size() > capacity)
+		fail_runtime(fmt::format("rule table full ({}); reload with --max-rules", capacity));
+
+	// Deletes first, so their slots count as free. Tries first, so no new
+	// packet resolves to the slot; the counters stay as they are (flows that
+	// cached the rule add there harmlessly until the slot is reused with a
+	// new serial), which also lets a failed change restore them intact.
+	std::vector<uint32_t> freed;
+	std::vector<tm_rule_slot> freed_values;
+	std::set<uint32_t> freed_set;
+	for (const auto &c : to_delete) {
+		uint32_t slot = table.by_cidr.at(c);
+		if (bpf_map_delete_elem(trie_for(maps_, c).get(), lpm_key(c).data()) && errno != ENOENT)
+			fail_errno(fmt::format("cannot delete rule {}", c.str()), errno);
+		freed.push_back(slot);
+		freed_values.push_back(table.slots[slot]);
+		freed_set.insert(slot);
+		table.slots[slot].family = TM_FAMILY_NONE;
+	}
+	write_slots(maps_, freed, std::vector<tm_rule_slot>(freed.size()));
+	auto undo_deletes = [&] {
+		write_slots(maps_, freed, freed_values);
+		for (size_t i = 0; i < freed.size(); ++i) {
+			tm_rule_ref ref{freed[i], freed_values[i].serial};
+			Cidr c = cidr_of(freed_values[i]);
+			bpf_map_update_elem(trie_for(maps_, c).get(), lpm_key(c).data(), &ref, BPF_ANY);
+		}
+	};
+
+	// Allocate next-fit from the cursor, so a freed slot is reused last; a
+	// slot freed by this very change only when nothing else is free.
+	std::vector<uint32_t> new_slots, new_serials;
+	std::vector<tm_rule_slot> new_values;
+	new_slots.reserve(to_add.size());
+	uint32_t cursor = cfg.next_slot % capacity;
+	for (const auto &c : to_add) {
+		bool allow_freed = false;
+		for (size_t steps = 0;; ++steps) {
+			if (steps == capacity)
+				allow_freed = true;
+			if (table.slots[cursor].family == TM_FAMILY_NONE &&
+			    (allow_freed || !freed_set.contains(cursor)))
+				break;
+			cursor = (cursor + 1) % capacity;
+		}
+		if (++cfg.next_serial == 0)
+			++cfg.next_serial; // serial 0 means "no rule"
+		new_slots.push_back(cursor);
+		new_serials.push_back(cfg.next_serial);
+		new_values.push_back(slot_of(c, cfg.next_serial));
+		table.slots[cursor].family = c.family; // reserve
+		cursor = (cursor + 1) % capacity;
+	}
+	cfg.next_slot = cursor;
+
+	// Counters first (with their serial), then the slot table, then the
+	// tries: a packet that matches a new rule always finds its counters.
+	size_t inserted = 0;
+	auto undo_adds = [&] {
+		size_t n = 0;
+		for (const auto &c : to_add) {
+			if (n++ >= inserted)
+				break;
+			bpf_map_delete_elem(trie_for(maps_, c).get(), lpm_key(c).data());
+		}
+		write_slots(maps_, new_slots, std::vector<tm_rule_slot>(new_slots.size()));
+		undo_deletes();
+		// Flows may have cached a rule that is gone again: re-resolve all.
+		++cfg.generation;
+		try {
+			maps_.write_config(cfg);
+		} catch (const Error &) {
+		}
+	};
+	try {
+		write_counters(maps_, new_slots, new_serials);
+		write_slots(maps_, new_slots, new_values);
+	} catch (const Error &) {
+		undo_adds();
+		throw;
+	}
+	size_t i = 0;
+	for (const auto &c : to_add) {
+		tm_rule_ref ref{new_slots[i], new_serials[i]};
+		++i;
+		if (bpf_map_update_elem(trie_for(maps_, c).get(), lpm_key(c).data(), &ref, BPF_NOEXIST)) {
+			int err = errno;
+			undo_adds();
+			if (err == ENOSPC || err == E2BIG)
+				fail_runtime(fmt::format("rule table full ({}); reload with --max-rules",
+							 capacity));
+			fail_errno(fmt::format("cannot add rule {}", c.str()), err);
+		}
+		++inserted;
+		result.added.push_back(c);
+	}
+	result.deleted.assign(to_delete.begin(), to_delete.end());
+
+	if (!to_add.empty() || !to_delete.empty()) {
+		++cfg.generation;
+		maps_.write_config(cfg);
+	}
+	return result;
+}
+
+void RuleStore::reset(const std::optional<Cidr> &rule)
+{
+	std::vector<uint32_t> slots, serials;
+	for (const auto &e : rules()) {
+		if (rule && e.cidr != *rule)
+			continue;
+		slots.push_back(e.slot);
+		serials.push_back(e.serial);
+	}
+	if (rule && slots.empty())
+		fail_runtime(fmt::format("no such rule {}", rule->str()));
+	write_counters(maps_, slots, serials);
+}
+
+RuleChange diff_rule_sets(const std::vector<Cidr> &current, const std::vector<Cidr> &wanted)
+{
+	std::set<Cidr> cur(current.begin(), current.end()), want(wanted.begin(), wanted.end());
+	RuleChange change;
+	std::set_difference(want.begin(), want.end(), cur.begin(), cur.end(),
+			    std::back_inserter(change.add));
+	std::set_difference(cur.begin(), cur.end(), want.begin(), want.end(),
+			    std::back_inserter(change.del));
+	return change;
+}
+
+} // namespace tmeter
