@@ -262,7 +262,7 @@ tcp_transfer() {
 	local client=$1 server=$2 addr=$3 port=$4 down=$5 up=$6
 	local ready=$LAB_WORK/tcp-$port-$RANDOM.ready pid
 	bg nsx "$server" "$PY" "$E2E_DIR/tcp_xfer.py" server --addr "$addr" --port "$port" \
-		--send "$down" --recv "$up" --timeout 30 --ready-file "$ready"
+		--send "$down" --recv "$up" --timeout 30 --ready-file "$ready" >/dev/null
 	pid=$BG_PID
 	wait_for 5 test -e "$ready" || fail "tcp server on $server did not start"
 	nsx "$client" "$PY" "$E2E_DIR/tcp_xfer.py" client --addr "$addr" --port "$port" \
