@@ -1,0 +1,202 @@
+#include "dataplane_fixture.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "rules/rule_store.h"
+#include "traffic_meter.skel.h"
+
+namespace tmeter::dptest {
+namespace {
+
+int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
+}
+
+Cidr cidr_of(const Prefix &p)
+{
+	Cidr c;
+	c.family = p.addr.family == 4 ? TM_FAMILY_IPV4 : TM_FAMILY_IPV6;
+	c.prefixlen = p.len;
+	c.addr = p.addr.bytes;
+	return c;
+}
+
+Prefix prefix_of(const Cidr &c)
+{
+	Prefix p;
+	p.addr.family = c.family == TM_FAMILY_IPV4 ? 4 : 6;
+	p.addr.bytes = c.addr;
+	p.len = c.prefixlen;
+	return p;
+}
+
+[[noreturn]] void fail(const std::string &what, int err)
+{
+	throw std::runtime_error(what + ": " + std::strerror(err < 0 ? -err : err));
+}
+
+Fd dup_fd(const bpf_map *map)
+{
+	int fd = dup(bpf_map__fd(map));
+	if (fd < 0)
+		fail("dup", errno);
+	return Fd(fd);
+}
+
+template <typename T> std::vector<T> read_percpu(const Fd &map, uint32_t key)
+{
+	std::vector<T> v(possible_cpus());
+	if (bpf_map_lookup_elem(map.get(), &key, v.data()))
+		fail("per-CPU lookup", errno);
+	return v;
+}
+
+} // namespace
+
+void Dataplane::SkelDeleter::operator()(traffic_meter_bpf *s) const
+{
+	traffic_meter_bpf__destroy(s);
+}
+
+Dataplane::Dataplane(const Options &o)
+{
+	libbpf_set_print(quiet_libbpf);
+	skel_.reset(traffic_meter_bpf__open());
+	if (!skel_)
+		fail("open skeleton", errno);
+	auto &m = skel_->maps;
+	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
+		bpf_map__set_max_entries(map, o.max_rules);
+	bpf_map__set_max_entries(m.tm_flows, o.max_flows);
+	if (int err = traffic_meter_bpf__load(skel_.get()))
+		fail("load (verifier)", err);
+
+	// What `load` writes on first load (src/bpf/bpf_object.cpp).
+	tm_config cfg{};
+	cfg.generation = 1;
+	cfg.abi_version = TM_ABI_VERSION;
+	cfg.max_rules = o.max_rules;
+	cfg.max_flows = o.max_flows;
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(bpf_map__fd(m.tm_config), &zero, &cfg, BPF_ANY))
+		fail("write tm_config", errno);
+
+	maps_.config = dup_fd(m.tm_config);
+	maps_.rules_v4 = dup_fd(m.tm_rules_v4);
+	maps_.rules_v6 = dup_fd(m.tm_rules_v6);
+	maps_.rule_slots = dup_fd(m.tm_rule_slots);
+	maps_.counters = dup_fd(m.tm_counters);
+	maps_.flows = dup_fd(m.tm_flows);
+	maps_.frags = dup_fd(m.tm_frags);
+	maps_.attached = dup_fd(m.tm_attached);
+	maps_.stats = dup_fd(m.tm_stats);
+}
+
+Dataplane::~Dataplane() = default;
+
+int Dataplane::run(const PacketEvent &ev)
+{
+	const bpf_program *prog = ev.hook == Hook::kIngress
+					  ? (ev.l3 ? skel_->progs.tm_ingress_l3 : skel_->progs.tm_ingress_eth)
+					  : (ev.l3 ? skel_->progs.tm_egress_l3 : skel_->progs.tm_egress_eth);
+	__sk_buff ctx{};
+	ctx.ingress_ifindex = ev.ingress_ifindex;
+	ctx.gso_segs = ev.gso_segs;
+	bpf_test_run_opts opts{};
+	opts.sz = sizeof(opts);
+	opts.data_in = ev.frame.data();
+	opts.data_size_in = ev.frame.size();
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	opts.repeat = 1;
+	if (int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts))
+		fail("BPF_PROG_TEST_RUN (frame of " + std::to_string(ev.frame.size()) + " bytes)", err);
+	return int(opts.retval);
+}
+
+void Dataplane::add(const std::vector<Prefix> &rules)
+{
+	RuleChange change;
+	for (const auto &p : rules)
+		change.add.push_back(cidr_of(p));
+	RuleStore(maps_).apply(change);
+}
+
+void Dataplane::del(const std::vector<Prefix> &rules)
+{
+	RuleChange change;
+	for (const auto &p : rules)
+		change.del.push_back(cidr_of(p));
+	RuleStore(maps_).apply(change);
+}
+
+void Dataplane::attach(uint32_t ifindex)
+{
+	tm_attached_iface v{};
+	v.link_kind = TM_LINK_ETHERNET;
+	if (bpf_map_update_elem(maps_.attached.get(), &ifindex, &v, BPF_ANY))
+		fail("write tm_attached", errno);
+}
+
+std::map<Prefix, Counters> Dataplane::counters() const
+{
+	std::map<Prefix, Counters> out;
+	for (const auto &rc : RuleStore(maps_).counters())
+		out[prefix_of(rc.cidr)] = {rc.up_packets, rc.up_bytes, rc.down_packets, rc.down_bytes};
+	return out;
+}
+
+Counters Dataplane::counters(const Prefix &rule) const
+{
+	auto all = counters();
+	auto it = all.find(rule);
+	if (it == all.end())
+		throw std::runtime_error("no such rule in the maps");
+	return it->second;
+}
+
+tm_stats Dataplane::raw_stats() const
+{
+	tm_stats sum{};
+	for (const auto &s : read_percpu<tm_stats>(maps_.stats, 0)) {
+		sum.packets += s.packets;
+		sum.bytes += s.bytes;
+		sum.egress_skipped += s.egress_skipped;
+		sum.not_ip += s.not_ip;
+		sum.malformed += s.malformed;
+		sum.no_rule += s.no_rule;
+		sum.counted += s.counted;
+		sum.flow_insert_failed += s.flow_insert_failed;
+	}
+	return sum;
+}
+
+Stats Dataplane::stats() const
+{
+	tm_stats s = raw_stats();
+	return {s.packets, s.bytes, s.egress_skipped, s.not_ip, s.malformed, s.no_rule, s.counted};
+}
+
+size_t Dataplane::flow_count() const
+{
+	tm_flow_key key{}, next{};
+	size_t n = 0;
+	const void *prev = nullptr;
+	while (bpf_map_get_next_key(maps_.flows.get(), prev, &next) == 0) {
+		++n;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
+} // namespace tmeter::dptest

@@ -1,0 +1,58 @@
+// The real compiled program, loaded from the embedded skeleton with small
+// maps and nothing pinned, driven by BPF_PROG_TEST_RUN. Rules go in through
+// the control plane's own RuleStore, so the tests also prove that what
+// `add`/`del` write is what the data plane reads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "bpf/map_set.h"
+#include "reference_model.h"
+#include "traffic_meter_kern_user.h"
+
+struct traffic_meter_bpf;
+
+namespace tmeter::dptest {
+
+inline constexpr int kTcActUnspec = -1;
+
+class Dataplane {
+public:
+	struct Options {
+		uint32_t max_rules = 16;
+		uint32_t max_flows = 4096;
+	};
+	Dataplane() : Dataplane(Options{}) {}
+	explicit Dataplane(const Options &o);
+	~Dataplane();
+	Dataplane(const Dataplane &) = delete;
+	Dataplane &operator=(const Dataplane &) = delete;
+
+	// Runs the entry point the event names; returns the program's verdict.
+	// Throws if the kernel refuses the run itself.
+	int run(const PacketEvent &ev);
+
+	void add(const std::vector<Prefix> &rules);
+	void del(const std::vector<Prefix> &rules);
+	void attach(uint32_t ifindex);
+
+	// Counters of every rule, summed over the CPUs.
+	std::map<Prefix, Counters> counters() const;
+	Counters counters(const Prefix &rule) const;
+	Stats stats() const;
+	tm_stats raw_stats() const;
+	size_t flow_count() const;
+
+	const MapSet &maps() const { return maps_; }
+
+private:
+	struct SkelDeleter {
+		void operator()(traffic_meter_bpf *s) const;
+	};
+	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
+	MapSet maps_; // dups of the skeleton's map fds, for RuleStore
+};
+
+} // namespace tmeter::dptest
