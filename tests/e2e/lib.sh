@@ -232,14 +232,14 @@ frag_bytes() {
 # udp_exchange FROM_HOST TO_HOST TO_ADDR PORT COUNT SIZE [REPLY_SIZE] [SENDER_OPTS...]
 # FROM sends COUNT datagrams of SIZE payload to a bounded listener on TO;
 # with REPLY_SIZE >= 0 the listener answers each with REPLY_SIZE bytes and
-# the sender waits for every answer.
+# the sender waits for every answer. The listener binds TO_ADDR, so its
+# answers come from the address the datagrams went to (same flow).
 udp_exchange() {
 	local from=$1 to=$2 dst=$3 port=$4 count=$5 size=$6 reply=${7:--1}
 	shift 7 2>/dev/null || shift $#
-	local ready=$LAB_WORK/sink-$port-$RANDOM.ready opts=() bind=0.0.0.0 pid
-	[[ $dst == *:* ]] && bind=::
+	local ready=$LAB_WORK/sink-$port-$RANDOM.ready opts=() pid
 	((reply >= 0)) && opts+=(--expect-replies)
-	bg nsx "$to" "$PY" "$E2E_DIR/udp_sink.py" --bind "$bind" --port "$port" --count "$count" \
+	bg nsx "$to" "$PY" "$E2E_DIR/udp_sink.py" --bind "$dst" --port "$port" --count "$count" \
 		--reply-size "$reply" --timeout 15 --ready-file "$ready" >/dev/null
 	pid=$BG_PID
 	wait_for 5 test -e "$ready" || fail "udp sink on $to did not start"
