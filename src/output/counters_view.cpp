@@ -17,7 +17,7 @@ uint64_t sort_value(const RuleCounters &r, SortKey key)
 	case SortKey::kDown:
 		return r.down_bytes;
 	case SortKey::kTotal:
-		return r.up_bytes + r.down_bytes;
+		return r.up_bytes > UINT64_MAX - r.down_bytes ? UINT64_MAX : r.up_bytes + r.down_bytes;
 	}
 	return 0;
 }
@@ -57,7 +57,8 @@ std::string human_bytes(uint64_t bytes)
 		return fmt::format("{} B", bytes);
 	double value = static_cast<double>(bytes) / 1024;
 	size_t unit = 0;
-	while (value >= 1024 && unit + 1 < units.size()) {
+	// 1023.96 KiB would print as "1024.0 KiB": move up at the rounding edge.
+	while (value >= 1023.95 && unit + 1 < units.size()) {
 		value /= 1024;
 		++unit;
 	}

@@ -22,8 +22,35 @@ std::string Cidr::str() const
 	return fmt::format("{}/{}", buf, prefixlen);
 }
 
-std::string validate_cidr(std::string_view text, Cidr *out)
+namespace {
+
+// The input as it may appear in a one-line message: control characters
+// (a newline from a JSON string, a NUL) escaped, very long input cut.
+std::string printable(std::string_view text)
 {
+	constexpr size_t kMax = 64;
+	std::string out;
+	for (char ch : text.substr(0, kMax)) {
+		auto u = static_cast<unsigned char>(ch);
+		if (u < 0x20 || u == 0x7f)
+			out += fmt::format("\\x{:02x}", u);
+		else
+			out += ch;
+	}
+	if (text.size() > kMax)
+		out += "...";
+	return out;
+}
+
+} // namespace
+
+std::string validate_cidr(std::string_view raw, Cidr *out)
+{
+	if (std::string shown = printable(raw); shown != raw) // never an address
+		return fmt::format("invalid IP address '{}': expected A.B.C.D[/P] or an IPv6 "
+				   "address[/P]",
+				   shown);
+	const std::string_view text = raw;
 	Cidr c;
 	std::string_view addr_part = text, len_part;
 	bool has_len = false;

@@ -14,8 +14,17 @@ struct Cidr {
 	uint8_t prefixlen = 0;
 	std::array<uint8_t, 16> addr{}; // network byte order; IPv4 in addr[0..3]
 
-	// IPv4 first, then address, then prefix length: SPEC §4's row order.
-	auto operator<=>(const Cidr &) const = default;
+	// IPv4 first, then address, then prefix length: SPEC §4's row order
+	// (not the member order, which puts prefixlen before addr).
+	std::strong_ordering operator<=>(const Cidr &o) const
+	{
+		if (auto c = family <=> o.family; c != 0)
+			return c;
+		if (auto c = addr <=> o.addr; c != 0)
+			return c;
+		return prefixlen <=> o.prefixlen;
+	}
+	bool operator==(const Cidr &) const = default;
 
 	unsigned max_prefixlen() const;
 	std::string str() const; // canonical: RFC 5952 for IPv6, "/P" always

@@ -13,6 +13,10 @@ std::vector<Cidr> parse_rule_file(std::string_view text, std::string_view name)
 	if (doc.is_discarded())
 		fail_usage(fmt::format("{}: not valid JSON; expected {{\"rules\": [\"CIDR\", ...]}}", name));
 	const nlohmann::json *list = &doc;
+	if (!doc.is_object() && !doc.is_array())
+		fail_usage(fmt::format("{}: expected {{\"rules\": [\"CIDR\", ...]}} or an array of "
+				       "CIDR strings",
+				       name));
 	if (doc.is_object()) {
 		auto it = doc.find("rules");
 		if (it == doc.end())
@@ -31,10 +35,14 @@ std::vector<Cidr> parse_rule_file(std::string_view text, std::string_view name)
 		const auto &entry = (*list)[i];
 		std::string err;
 		Cidr c;
-		if (!entry.is_string())
-			err = fmt::format("not a string: {}", entry.dump());
-		else
+		if (!entry.is_string()) {
+			std::string shown = entry.dump();
+			if (shown.size() > 64)
+				shown = shown.substr(0, 64) + "...";
+			err = fmt::format("not a string: {}", shown);
+		} else {
 			err = validate_cidr(entry.get_ref<const std::string &>(), &c);
+		}
 		if (!err.empty()) {
 			problems += fmt::format("{}entry {}: {}", bad++ ? "; " : "", i + 1, err);
 			continue;
