@@ -24,6 +24,7 @@ LAB_PIDS=()
 LAB_WORK=
 PIN=
 TM_NS= # namespace traffic_meter runs in (set by tm_ns)
+LAB_METERS=() # "HOST PIN" pairs to purge at teardown
 
 log() { printf '[%s] %s\n' "$LAB_NAME" "$*" >&2; }
 skip() {
@@ -43,6 +44,7 @@ lab_init() {
 	[[ -x $PY ]] || skip "$PY missing"
 	LAB_WORK=$(mktemp -d "/tmp/tm-e2e-$LAB_NAME.XXXXXX")
 	PIN=/sys/fs/bpf/tm-e2e-$$-$LAB_NAME
+	LAB_PIN=$PIN
 	trap lab_teardown EXIT
 	trap 'exit 130' INT TERM
 }
@@ -60,14 +62,21 @@ lab_teardown() {
 	for pid in "${LAB_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
-	if [[ -n $TM_NS && -e /run/netns/$(nsname "$TM_NS") && -x $TM ]]; then
-		timeout 10 nsenter --net="/run/netns/$(nsname "$TM_NS")" "$TM" --pin-path "$PIN" purge \
-			>/dev/null 2>&1 || true
-	fi
+	local m h p
+	for m in "${LAB_METERS[@]}"; do
+		read -r h p <<<"$m"
+		if [[ -e /run/netns/$(nsname "$h") && -x $TM ]]; then
+			timeout 10 nsenter --net="/run/netns/$(nsname "$h")" "$TM" --pin-path "$p" purge \
+				>/dev/null 2>&1 || true
+		fi
+	done
 	for ns in "${LAB_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
-	[[ -n $PIN && -e $PIN ]] && rm -rf "$PIN"
+	for m in "${LAB_METERS[@]}" "- $PIN"; do
+		read -r h p <<<"$m"
+		if [[ $p == /sys/fs/bpf/tm-e2e-$$-* && -e $p ]]; then rm -rf "$p"; fi
+	done
 	[[ -n $LAB_WORK ]] && rm -rf "$LAB_WORK"
 	return $rc
 }
@@ -278,8 +287,15 @@ ping_n() {
 
 # --- traffic_meter --------------------------------------------------------
 
-# tm_ns HOST: traffic_meter runs in HOST's namespace from now on.
-tm_ns() { TM_NS=$1; }
+# tm_ns HOST [PIN]: traffic_meter runs in HOST's namespace with pin path
+# PIN (default: the test's) from now on; teardown purges every such pair.
+# A second meter in the same lab needs a pin path of its own, e.g. $PIN-2.
+tm_ns() {
+	TM_NS=$1
+	PIN=${2:-$PIN}
+	[[ $PIN == /sys/fs/bpf/tm-e2e-$$-* ]] || fail "pin path $PIN outside the test's prefix"
+	[[ " ${LAB_METERS[*]} " == *" $TM_NS $PIN "* ]] || LAB_METERS+=("$TM_NS $PIN")
+}
 
 # tm ARGS...: run traffic_meter with the test's pin path in TM_NS; on
 # failure, print its output and fail the test.

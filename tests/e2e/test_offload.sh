@@ -26,12 +26,10 @@ static_neigh s s0 r r1
 RULES=(--ip-address 198.18.16.2 --ip-address 2001:db8:16::2)
 # two meters: the router (its pin path) and the client host (its own)
 ROUTER_PIN=$PIN HOST_PIN=$PIN-host
-PIN=$HOST_PIN
-tm_ns c
+tm_ns c "$HOST_PIN"
 tm load --dev c0
 tm add "${RULES[@]}"
-PIN=$ROUTER_PIN
-tm_ns r
+tm_ns r "$ROUTER_PIN"
 tm load --dev r0
 tm load --dev r1
 tm add "${RULES[@]}"

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Coexistence with foreign tc filters: filters before traffic_meter's (that
+# let the packet go on) and after it keep seeing every packet once it is
+# loaded (traffic_meter lets the next classifier run), and survive its
+# unload, as does their clsact qdisc. On a device with nothing else,
+# unload removes the clsact qdisc load created.
+source "$(dirname "$0")/lib.sh"
+lab_init coexist
+
+ns_add h p
+veth h h0 p p0
+addr h h0 198.18.22.1/24
+addr p p0 198.18.22.2/24
+static_neigh h h0 p p0
+
+command -v clang >/dev/null || skip "clang missing (builds the foreign filter)"
+command -v bpftool >/dev/null || skip "bpftool missing"
+# The foreign filters are small BPF programs that count IPv4 packets: this
+# kernel may have neither cls_matchall nor act_gact, and a u32 filter keeps
+# no per-rule counters. One continues (TC_ACT_UNSPEC) before
+# traffic_meter's filter, one passes (TC_ACT_OK) after it; a u32 filter
+# that matches nothing sits in between.
+multiarch=$(gcc -dumpmachine 2>/dev/null || echo "$(uname -m)-linux-gnu")
+for v in UNSPEC OK; do
+	clang -O2 -g -target bpf -idirafter "/usr/include/$multiarch" -DVERDICT=TC_ACT_$v \
+		-c "$E2E_DIR/foreign_counter.bpf.c" -o "$LAB_WORK/foreign_$v.o" ||
+		skip "cannot build the foreign BPF filter"
+done
+nsx h tc qdisc add dev h0 clsact
+for hook in ingress egress; do
+	nsx h tc filter add dev h0 $hook prio 1 bpf da obj "$LAB_WORK/foreign_UNSPEC.o" sec tc
+	nsx h tc filter add dev h0 $hook prio 2 protocol ip u32 match ip dst 198.18.99.99/32 classid 1:1
+	nsx h tc filter add dev h0 $hook prio 65000 bpf da obj "$LAB_WORK/foreign_OK.o" sec tc
+done
+
+# foreign HOOK PREF: IPv4 packets seen by a foreign filter
+foreign() {
+	local id map
+	id=$(nsx h tc -j filter show dev h0 "$1" | "$PY" "$E2E_DIR/tc_filters.py" prog "$2")
+	[[ $id != none ]] || { echo none; return; }
+	map=$(bpftool -j prog show id "$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["map_ids"][0])')
+	bpftool -j map lookup id "$map" key 0 0 0 0 | "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)["value"]
+print(int.from_bytes(bytes(int(b, 16) for b in v), "little") if isinstance(v, list) else int(v))'
+}
+declare -A before
+snap_foreign() {
+	local k
+	for k in ingress:1 ingress:65000 egress:1 egress:65000; do
+		before[$k]=$(foreign "${k%:*}" "${k#*:}")
+	done
+}
+# expect_foreign DELTA: every foreign filter saw DELTA more packets
+expect_foreign() {
+	local k now
+	for k in ingress:1 ingress:65000 egress:1 egress:65000; do
+		now=$(foreign "${k%:*}" "${k#*:}")
+		[[ $now != none ]] || fail "foreign filter $k is gone"
+		((now - before[$k] == $1)) || {
+			log "foreign filter $k saw $((now - before[$k])) packets, expected $1"
+			return 1
+		}
+	done
+}
+prefs() { nsx h tc -j filter show dev h0 "$1" | "$PY" "$E2E_DIR/tc_filters.py" prefs; }
+
+tm_ns h
+tm load --dev h0
+[[ $(prefs ingress) == "1 2 65000" ]] && fail "load added no filter to h0 ingress"
+tm add --ip-address 198.18.22.1 --ip-address 198.18.22.2
+H=198.18.22.1/32
+base=$LAB_WORK/base
+
+log "with traffic_meter loaded: both see every packet"
+snap_foreign
+snapshot "$base"
+udp_exchange h p 198.18.22.2 14001 10 100 200
+expect --baseline "$base" $(flow $H 10 $((10 * $(udp4_bytes 100))) 10 $((10 * $(udp4_bytes 200))))
+wait_for 5 expect_foreign 10 || expect_foreign 10 || fail "foreign filters missed packets"
+
+log "unload: foreign filters and clsact stay and keep counting; rules and counters stay"
+tm unload --dev h0
+nsx h tc qdisc show dev h0 | grep -q clsact || fail "unload removed a clsact qdisc that still has foreign filters"
+[[ $(prefs ingress) == "1 2 65000" ]] || fail "h0 ingress filters after unload: $(prefs ingress)"
+[[ $(prefs egress) == "1 2 65000" ]] || fail "h0 egress filters after unload: $(prefs egress)"
+snap_foreign
+udp_exchange h p 198.18.22.2 14002 7 100 200
+wait_for 5 expect_foreign 7 || expect_foreign 7 || fail "foreign filters missed packets"
+expect --baseline "$base" $(flow $H 10 $((10 * $(udp4_bytes 100))) 10 $((10 * $(udp4_bytes 200))))
+
+log "load again: counting resumes, foreign filters unharmed"
+tm load --dev h0
+snap_foreign
+udp_exchange h p 198.18.22.2 14003 5 100 200
+expect --baseline "$base" $(flow $H 15 $((15 * $(udp4_bytes 100))) 15 $((15 * $(udp4_bytes 200))))
+wait_for 5 expect_foreign 5 || expect_foreign 5 || fail "foreign filters missed packets"
+
+log "a device with nothing else on it: unload removes the clsact qdisc load created"
+nsx h ip link add d0 type veth peer name d1
+nsx h ip link set d0 up
+tm load --dev d0
+nsx h tc qdisc show dev d0 | grep -q clsact || fail "load did not create clsact on d0"
+tm unload --dev d0
+if nsx h tc qdisc show dev d0 | grep -q clsact; then fail "unload left an empty clsact qdisc on d0"; fi
+pass
