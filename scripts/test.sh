@@ -10,39 +10,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=${BUILD_DIR:-builddir-test}
-export DEBIAN_FRONTEND=noninteractive
 
-packages=(clang llvm libbpf-dev meson ninja-build pkg-config libcli11-dev nlohmann-json3-dev
-	libfmt-dev libgtest-dev libgmock-dev libmnl-dev libcpp-httplib-dev iproute2 nftables iptables
-	ethtool iperf3 socat python3 python3-scapy jq tcpdump util-linux procps iputils-ping)
-
-install_deps() {
-	local missing=() p updated=0
-	for p in "${packages[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-			missing+=("$p")
-	done
-	command -v bpftool >/dev/null || missing+=(bpftool)
-	((${#missing[@]})) || return 0
-	command -v apt-get >/dev/null || {
-		echo "missing packages ${missing[*]} and no apt-get: install them by hand" >&2
-		return 1
-	}
-	echo "installing: ${missing[*]}"
-	apt-get update -qq </dev/null && updated=1
-	local installable=()
-	for p in "${missing[@]}"; do
-		if apt-cache show "$p" >/dev/null 2>&1; then
-			installable+=("$p")
-		elif [[ $p == bpftool ]] && apt-cache show "linux-tools-$(uname -r)" >/dev/null 2>&1; then
-			installable+=("linux-tools-$(uname -r)" linux-tools-common) # Ubuntu
-		else
-			echo "warning: no package $p in this distribution" >&2
-		fi
-	done
-	((updated)) && ((${#installable[@]})) &&
-		apt-get install -y -qq --no-install-recommends "${installable[@]}" </dev/null
-}
+source "$root/scripts/deps.sh"
 
 [[ $(id -u) == 0 ]] || echo "warning: not root: tests that need root will be skipped" >&2
 install_deps

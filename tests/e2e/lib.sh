@@ -25,6 +25,7 @@ LAB_WORK=
 PIN=
 TM_NS= # namespace traffic_meter runs in (set by tm_ns)
 LAB_METERS=() # "HOST PIN" pairs to purge at teardown
+LAB_PINS=()   # other bpffs paths of the test's own, removed at teardown
 
 log() { printf '[%s] %s\n' "$LAB_NAME" "$*" >&2; }
 skip() {
@@ -75,6 +76,9 @@ lab_teardown() {
 	done
 	for m in "${LAB_METERS[@]}" "- $PIN"; do
 		read -r h p <<<"$m"
+		LAB_PINS+=("$p")
+	done
+	for p in "${LAB_PINS[@]}"; do
 		if [[ $p == /sys/fs/bpf/tm-e2e-$$-* && -e $p ]]; then rm -rf "$p"; fi
 	done
 	[[ -n $LAB_WORK ]] && rm -rf "$LAB_WORK"

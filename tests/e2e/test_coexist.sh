@@ -21,6 +21,9 @@ command -v bpftool >/dev/null || skip "bpftool missing"
 # traffic_meter's filter, one passes (TC_ACT_OK) after it; a u32 filter
 # that matches nothing sits in between.
 multiarch=$(gcc -dumpmachine 2>/dev/null || echo "$(uname -m)-linux-gnu")
+FOREIGN=$PIN-foreign # pinned with bpftool: `tc ... bpf obj` would create /sys/fs/bpf/tc
+LAB_PINS+=("$FOREIGN")
+mkdir -p "$FOREIGN"
 for v in UNSPEC OK; do
 	clang -O2 -g -target bpf -idirafter "/usr/include/$multiarch" -DVERDICT=TC_ACT_$v \
 		-c "$E2E_DIR/foreign_counter.bpf.c" -o "$LAB_WORK/foreign_$v.o" ||
@@ -28,18 +31,22 @@ for v in UNSPEC OK; do
 done
 nsx h tc qdisc add dev h0 clsact
 for hook in ingress egress; do
-	nsx h tc filter add dev h0 $hook prio 1 bpf da obj "$LAB_WORK/foreign_UNSPEC.o" sec tc
+	for v in UNSPEC OK; do
+		bpftool prog load "$LAB_WORK/foreign_$v.o" "$FOREIGN/$hook-$v" type classifier \
+			pinmaps "$FOREIGN/$hook-$v-maps"
+	done
+	nsx h tc filter add dev h0 $hook prio 1 bpf da pinned "$FOREIGN/$hook-UNSPEC"
 	nsx h tc filter add dev h0 $hook prio 2 protocol ip u32 match ip dst 198.18.99.99/32 classid 1:1
-	nsx h tc filter add dev h0 $hook prio 65000 bpf da obj "$LAB_WORK/foreign_OK.o" sec tc
+	nsx h tc filter add dev h0 $hook prio 65000 bpf da pinned "$FOREIGN/$hook-OK"
 done
 
-# foreign HOOK PREF: IPv4 packets seen by a foreign filter
+# foreign HOOK PREF: IPv4 packets seen by a foreign filter ("none": no filter)
 foreign() {
-	local id map
+	local id v=UNSPEC
+	((${2} == 1)) || v=OK
 	id=$(nsx h tc -j filter show dev h0 "$1" | "$PY" "$E2E_DIR/tc_filters.py" prog "$2")
 	[[ $id != none ]] || { echo none; return; }
-	map=$(bpftool -j prog show id "$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["map_ids"][0])')
-	bpftool -j map lookup id "$map" key 0 0 0 0 | "$PY" -c '
+	bpftool -j map lookup pinned "$FOREIGN/$1-$v-maps/counts" key 0 0 0 0 | "$PY" -c '
 import json, sys
 v = json.load(sys.stdin)["value"]
 print(int.from_bytes(bytes(int(b, 16) for b in v), "little") if isinstance(v, list) else int(v))'
