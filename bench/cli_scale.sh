@@ -1,0 +1,99 @@
+#!/bin/bash
+# Control-plane scale benchmarks (issue 3): import and show of 1,000,000
+# IPv4 rules, one `add` as a whole process, peak RSS of `show`. Runs the
+# binary in a network namespace of its own (a dummy device) with a pin path
+# of its own; never touches the host's interfaces. Prints a markdown table.
+#
+# usage: bench/cli_scale.sh [BUILDDIR]   (default: builddir-bench)
+set -euo pipefail
+
+BUILDDIR=${1:-builddir-bench}
+BIN=$(realpath "$BUILDDIR/traffic_meter")
+RULES=${TM_BENCH_RULES:-1000000}
+NS=tm-bench-$$
+PIN=/sys/fs/bpf/tm-bench-$$
+WORK=$(mktemp -d /tmp/tm-bench.XXXXXX)
+
+cleanup() {
+	nsenter --net="/run/netns/$NS" "$BIN" --pin-path "$PIN" purge >/dev/null 2>&1 || true
+	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "$PIN" "$WORK"
+}
+trap cleanup EXIT
+
+tm() { nsenter --net="/run/netns/$NS" "$BIN" --pin-path "$PIN" "$@"; }
+
+# Elapsed seconds and peak RSS (KiB) of one command, output discarded.
+measure() {
+	/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || {
+		cat "$WORK/err" >&2
+		return 1
+	}
+	cat "$WORK/time"
+}
+
+ip netns add "$NS"
+ip -n "$NS" link add tmb0 type dummy
+ip -n "$NS" link set tmb0 up
+tm load --dev tmb0 --max-rules "$RULES" >/dev/null
+
+# RULES distinct IPv4 rules: /32s of 10.0.0.0/8 (at most 16M), plus some /24s.
+awk -v n="$RULES" 'BEGIN {
+	printf "{\"rules\": [";
+	for (i = 0; i < n; i++) {
+		if (i % 10 == 9)
+			r = sprintf("11.%d.%d.0/24", int(i / 65536) % 256, int(i / 256) % 256) "";
+		else
+			r = sprintf("10.%d.%d.%d/32", int(i / 65536) % 256, int(i / 256) % 256, i % 256);
+		printf "%s\"%s\"", (i ? ", " : ""), r;
+	}
+	printf "]}\n";
+}' >"$WORK/rules.json"
+# The /24s above collide where i/256 repeats; count what the file really holds.
+UNIQUE=$(python3 -c 'import json,sys; print(len(set(json.load(open(sys.argv[1]))["rules"])))' "$WORK/rules.json")
+if [ "$UNIQUE" != "$RULES" ]; then
+	echo "rule file holds $UNIQUE distinct rules, not $RULES" >&2
+	exit 1
+fi
+
+read -r import_s import_kb < <(measure tm import --file "$WORK/rules.json")
+read -r json_s json_kb < <(measure tm show --json)
+count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["rules"]))' "$WORK/out")
+[ "$count" = "$RULES" ] || { echo "show --json printed $count rules, expected $RULES" >&2; exit 1; }
+read -r table_s table_kb < <(measure tm show)
+read -r csv_s csv_kb < <(measure tm show --csv)
+
+# One add, whole process (with RULES rules present); the rule is deleted
+# before each run so every run really adds.
+add_cmd="nsenter --net=/run/netns/$NS $BIN --pin-path $PIN add --ip-address 198.18.0.0/24"
+del_cmd="nsenter --net=/run/netns/$NS $BIN --pin-path $PIN del --ip-address 198.18.0.0/24 >/dev/null 2>&1 || true"
+if command -v hyperfine >/dev/null; then
+	hyperfine -N --warmup 3 --runs 30 --prepare "$del_cmd" --export-json "$WORK/add.json" \
+		"$add_cmd" >/dev/null 2>&1 || hyperfine --warmup 3 --runs 30 --prepare "$del_cmd" \
+		--export-json "$WORK/add.json" "$add_cmd" >/dev/null
+	add_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f (median %.1f, min %.1f)" % (r["mean"]*1e3, r["median"]*1e3, r["min"]*1e3))' "$WORK/add.json")
+	add_tool="hyperfine, 30 runs"
+else
+	total=0
+	for _ in $(seq 30); do
+		eval "$del_cmd"
+		t0=$(date +%s%N)
+		$add_cmd >/dev/null
+		total=$((total + $(date +%s%N) - t0))
+	done
+	add_ms=$(awk -v t="$total" 'BEGIN { printf "%.1f", t / 30 / 1e6 }')
+	add_tool="shell loop, 30 runs"
+fi
+read -r nsenter_s _ < <(measure nsenter --net="/run/netns/$NS" true)
+
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t) ? "met" : "MISSED" }'; }
+
+echo "| benchmark ($RULES IPv4 rules) | time | peak RSS | target |"
+echo "|---|---:|---:|---|"
+echo "| import --file (1 process) | ${import_s} s | $((import_kb / 1024)) MiB | < 5 s: $(verdict "$import_s" 5) |"
+echo "| show --json | ${json_s} s | $((json_kb / 1024)) MiB | < 3 s: $(verdict "$json_s" 3) |"
+echo "| show (table) | ${table_s} s | $((table_kb / 1024)) MiB | reported |"
+echo "| show --csv | ${csv_s} s | $((csv_kb / 1024)) MiB | reported |"
+echo "| add, one rule, whole process ($add_tool) | ${add_ms} ms | | < 20 ms: $(verdict "${add_ms%% *}" 20) |"
+echo
+echo "Times include nsenter (alone: ${nsenter_s} s). Peak RSS from /usr/bin/time (maximum resident set size)."

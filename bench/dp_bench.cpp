@@ -1,0 +1,416 @@
+// Data plane microbenchmark: ns per packet of an established flow, timed by
+// the kernel with BPF_PROG_TEST_RUN in repeat mode (it reruns one packet, so
+// only the established-flow path is measured), against the empty TC program
+// as the floor. Rules go in through RuleStore, as `add` and `import` do.
+//
+// usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick]
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bpf/map_set.h"
+#include "rules/rule_store.h"
+#include "traffic_meter.skel.h"
+#include "traffic_meter_kern_user.h"
+
+namespace tmeter::bench {
+namespace {
+
+constexpr uint32_t kMaxRules = 1'000'000;
+constexpr uint32_t kMaxFlows = 262'144; // room for 200,000 flows without eviction
+constexpr uint32_t kManyFlows = 200'000;
+constexpr uint32_t kRuleCounts[] = {2, 1'000, 100'000, 1'000'000};
+
+[[noreturn]] void fail(const std::string &what, int err)
+{
+	throw std::runtime_error(what + ": " + std::strerror(err < 0 ? -err : err));
+}
+
+int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0)
+{
+	return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Ethernet + IP + TCP (ACK only: an established flow) + 32 bytes payload.
+std::vector<uint8_t> tcp_frame(uint8_t family, const uint8_t *saddr, const uint8_t *daddr)
+{
+	std::vector<uint8_t> f(ETH_HLEN, 0);
+	f[6] = 0x02; // locally administered source MAC
+	const uint16_t payload = 32, tcp_len = 20;
+	if (family == TM_FAMILY_IPV4) {
+		f[12] = 0x08, f[13] = 0x00;
+		uint16_t tot = 20 + tcp_len + payload;
+		uint8_t ip[20] = {0x45, 0, uint8_t(tot >> 8), uint8_t(tot), 0, 1, 0x40, 0, 64, 6};
+		std::memcpy(ip + 12, saddr, 4);
+		std::memcpy(ip + 16, daddr, 4);
+		f.insert(f.end(), ip, ip + 20);
+	} else {
+		f[12] = 0x86, f[13] = 0xdd;
+		uint16_t plen = tcp_len + payload;
+		uint8_t ip[40] = {0x60, 0, 0, 0, uint8_t(plen >> 8), uint8_t(plen), 6, 64};
+		std::memcpy(ip + 8, saddr, 16);
+		std::memcpy(ip + 24, daddr, 16);
+		f.insert(f.end(), ip, ip + 40);
+	}
+	uint8_t tcp[20] = {0xc3, 0x50, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff};
+	f.insert(f.end(), tcp, tcp + 20);
+	f.insert(f.end(), payload, 0xab);
+	return f;
+}
+
+// N distinct rules: two that the benchmark packet matches (source and
+// destination), the rest random prefixes elsewhere in the family's space.
+std::vector<Cidr> make_rules(uint8_t family, uint32_t n, std::mt19937_64 &rng)
+{
+	std::set<Cidr> seen;
+	std::vector<Cidr> out;
+	Cidr src{}, dst{};
+	src.family = dst.family = family;
+	if (family == TM_FAMILY_IPV4) {
+		src.prefixlen = 24, src.addr = {198, 18, 0, 0};
+		dst.prefixlen = 16, dst.addr = {198, 19, 0, 0};
+	} else {
+		src.prefixlen = 48, src.addr = {0x20, 0x01, 0x0d, 0xb8, 0, 1};
+		dst.prefixlen = 48, dst.addr = {0x20, 0x01, 0x0d, 0xb8, 0, 2};
+	}
+	for (const Cidr &c : {src, dst}) {
+		seen.insert(c);
+		out.push_back(c);
+	}
+	while (out.size() < n) {
+		Cidr c{};
+		c.family = family;
+		uint64_t r = rng();
+		if (family == TM_FAMILY_IPV4) {
+			// within 10.0.0.0/8, /9 to /32
+			c.prefixlen = uint8_t(9 + r % 24);
+			uint32_t a = (10u << 24) | uint32_t(r >> 32 & 0xffffff);
+			a &= c.prefixlen == 32 ? ~0u : ~(~0u >> c.prefixlen);
+			for (int i = 0; i < 4; ++i)
+				c.addr[i] = uint8_t(a >> (24 - 8 * i));
+		} else {
+			// within 2001:db8:8000::/33, /40 to /128
+			c.prefixlen = uint8_t(40 + r % 89);
+			c.addr = {0x20, 0x01, 0x0d, 0xb8};
+			uint64_t hi = rng(), lo = rng();
+			for (int i = 4; i < 16; ++i)
+				c.addr[i] = uint8_t(i < 8 ? hi >> (8 * i) : lo >> (8 * (i - 8)));
+			c.addr[4] |= 0x80;
+			for (unsigned bit = c.prefixlen; bit < 128; ++bit)
+				c.addr[bit / 8] &= uint8_t(~(0x80 >> (bit % 8)));
+		}
+		if (seen.insert(c).second)
+			out.push_back(c);
+	}
+	return out;
+}
+
+Fd dup_fd(const bpf_map *map)
+{
+	int fd = dup(bpf_map__fd(map));
+	if (fd < 0)
+		fail("dup", errno);
+	return Fd(fd);
+}
+
+struct Timing {
+	uint32_t min, median, floor_min, floor_median;
+};
+
+struct Runner {
+	std::vector<uint8_t> frame;
+	int repeat = 2'000'000;
+	int trials = 7;
+
+	// The kernel's average ns per run, over `repeat` runs.
+	uint32_t time_once(int prog_fd) const
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+			    .data_size_in = uint32_t(frame.size()), .repeat = repeat);
+		if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
+			fail("BPF_PROG_TEST_RUN", err);
+		if (opts.retval != uint32_t(-1))
+			throw std::runtime_error("program returned something other than TC_ACT_UNSPEC");
+		return opts.duration;
+	}
+
+	// Floor and program alternate trial by trial, so both see the same
+	// machine (others may be busy on it). Interference only adds time, so
+	// the minimum is the steadiest estimate; the median is reported too.
+	Timing measure(int floor_fd, int prog_fd) const
+	{
+		std::vector<uint32_t> f, p;
+		for (int t = 0; t < trials; ++t) {
+			f.push_back(time_once(floor_fd));
+			p.push_back(time_once(prog_fd));
+		}
+		std::sort(f.begin(), f.end());
+		std::sort(p.begin(), p.end());
+		return {p.front(), p[p.size() / 2], f.front(), f[f.size() / 2]};
+	}
+
+	void run_once(int prog_fd) const
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+			    .data_size_in = uint32_t(frame.size()), .repeat = 1);
+		if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
+			fail("BPF_PROG_TEST_RUN", err);
+	}
+};
+
+struct Row {
+	const char *family;
+	uint32_t rules, flows;
+	Timing t;
+};
+
+class Dataplane {
+public:
+	Dataplane()
+	{
+		skel_ = traffic_meter_bpf__open();
+		if (!skel_)
+			fail("open skeleton", errno);
+		auto &m = skel_->maps;
+		for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
+			bpf_map__set_max_entries(map, kMaxRules);
+		bpf_map__set_max_entries(m.tm_flows, kMaxFlows);
+		// Only the measured entry point: the verifier takes seconds per program.
+		auto &p = skel_->progs;
+		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3})
+			bpf_program__set_autoload(prog, false);
+		if (int err = traffic_meter_bpf__load(skel_))
+			fail("load traffic_meter (verifier)", err);
+		maps_.config = dup_fd(m.tm_config);
+		maps_.rules_v4 = dup_fd(m.tm_rules_v4);
+		maps_.rules_v6 = dup_fd(m.tm_rules_v6);
+		maps_.rule_slots = dup_fd(m.tm_rule_slots);
+		maps_.counters = dup_fd(m.tm_counters);
+		maps_.flows = dup_fd(m.tm_flows);
+		maps_.frags = dup_fd(m.tm_frags);
+		maps_.attached = dup_fd(m.tm_attached);
+		maps_.stats = dup_fd(m.tm_stats);
+		// What the first `load` writes.
+		tm_config cfg{};
+		cfg.generation = 1;
+		cfg.abi_version = TM_ABI_VERSION;
+		cfg.max_rules = kMaxRules;
+		cfg.max_flows = kMaxFlows;
+		maps_.write_config(cfg);
+	}
+	~Dataplane() { traffic_meter_bpf__destroy(skel_); }
+	Dataplane(const Dataplane &) = delete;
+	Dataplane &operator=(const Dataplane &) = delete;
+
+	int prog_fd() const { return bpf_program__fd(skel_->progs.tm_ingress_eth); }
+	const MapSet &maps() const { return maps_; }
+
+	void add_rules(std::vector<Cidr> rules)
+	{
+		RuleChange change;
+		change.add = std::move(rules);
+		RuleStore(maps_).apply(change);
+	}
+
+	// Filler flows that the benchmark packet never hits.
+	void fill_flows(uint8_t family, uint32_t n)
+	{
+		filler_.assign(n, tm_flow_key{});
+		std::vector<tm_flow_value> values(n);
+		const uint64_t generation = maps_.read_config().generation;
+		for (uint32_t i = 0; i < n; ++i) {
+			tm_flow_key &k = filler_[i];
+			k.family = family;
+			k.proto = 6;
+			k.addr[0][0] = 10, k.addr[1][0] = 10;
+			std::memcpy(&k.addr[0][1], &i, 3);
+			k.addr[1][3] = 1;
+			k.port[0] = uint16_t(i), k.port[1] = 443;
+			values[i].generation = generation;
+		}
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = n;
+		if (bpf_map_update_batch(maps_.flows.get(), filler_.data(), values.data(), &count, &opts))
+			fail("fill tm_flows", errno);
+	}
+
+	// Removes the filler flows and the benchmark flow (key given).
+	void clear_flows(const tm_flow_key &bench_flow)
+	{
+		bpf_map_delete_elem(maps_.flows.get(), &bench_flow);
+		if (filler_.empty())
+			return;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = uint32_t(filler_.size());
+		if (bpf_map_delete_batch(maps_.flows.get(), filler_.data(), &count, &opts))
+			fail("clear tm_flows", errno);
+		filler_.clear();
+	}
+
+	size_t flow_count() const
+	{
+		size_t n = 0;
+		tm_flow_key key, next;
+		for (void *prev = nullptr; bpf_map_get_next_key(maps_.flows.get(), prev, &next) == 0;
+		     prev = &key, key = next)
+			++n;
+		return n;
+	}
+
+private:
+	traffic_meter_bpf *skel_ = nullptr;
+	MapSet maps_;
+	std::vector<tm_flow_key> filler_;
+};
+
+int load_empty(const char *path, bpf_object **obj)
+{
+	*obj = bpf_object__open_file(path, nullptr);
+	if (!*obj)
+		fail(std::string("open ") + path, errno);
+	if (int err = bpf_object__load(*obj))
+		fail(std::string("load ") + path, err);
+	bpf_program *prog = bpf_object__find_program_by_name(*obj, "tm_empty");
+	if (!prog)
+		throw std::runtime_error("no tm_empty in the empty object");
+	return bpf_program__fd(prog);
+}
+
+int run(int argc, char **argv)
+{
+	if (argc < 2) {
+		std::fprintf(stderr, "usage: %s EMPTY_BPF_O [--repeat N] [--trials N] [--quick]\n",
+			     argv[0]);
+		return 2;
+	}
+	Runner runner;
+	bool quick = false;
+	double spin_seconds = 0;
+	for (int i = 2; i < argc; ++i) {
+		std::string a = argv[i];
+		if (a == "--repeat" && i + 1 < argc)
+			runner.repeat = std::stoi(argv[++i]);
+		else if (a == "--trials" && i + 1 < argc)
+			runner.trials = std::stoi(argv[++i]);
+		else if (a == "--spin" && i + 1 < argc)
+			spin_seconds = std::stod(argv[++i]); // for perf: run the first case only
+		else if (a == "--quick")
+			quick = true;
+		else
+			throw std::runtime_error("unknown argument " + a);
+	}
+	libbpf_set_print(quiet_libbpf);
+	bpf_object *empty_obj = nullptr;
+	const int empty_fd = load_empty(argv[1], &empty_obj);
+
+	std::vector<Row> rows;
+	std::mt19937_64 rng(20261127);
+	for (uint8_t family : {TM_FAMILY_IPV4, TM_FAMILY_IPV6}) {
+		const char *fname = family == TM_FAMILY_IPV4 ? "IPv4" : "IPv6";
+		uint8_t s[16] = {}, d[16] = {};
+		if (family == TM_FAMILY_IPV4) {
+			uint8_t s4[4] = {198, 18, 0, 1}, d4[4] = {198, 19, 1, 1};
+			std::memcpy(s, s4, 4), std::memcpy(d, d4, 4);
+		} else {
+			uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+			uint8_t d6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+			std::memcpy(s, s6, 16), std::memcpy(d, d6, 16);
+		}
+		runner.frame = tcp_frame(family, s, d);
+		// The benchmark flow's key as the data plane normalizes it (s < d here).
+		tm_flow_key bench_key{};
+		std::memcpy(bench_key.addr[0], s, 16);
+		std::memcpy(bench_key.addr[1], d, 16);
+		bench_key.port[0] = htons(50000), bench_key.port[1] = htons(443);
+		bench_key.proto = 6, bench_key.family = family;
+
+		Dataplane dp;
+		const auto all_rules = make_rules(family, quick ? 1000 : kMaxRules, rng);
+		uint32_t have = 0;
+		for (uint32_t n : kRuleCounts) {
+			if (n > all_rules.size())
+				break;
+			auto t0 = std::chrono::steady_clock::now();
+			dp.add_rules({all_rules.begin() + have, all_rules.begin() + n});
+			std::fprintf(stderr, "%s: %u rules in place (+%u in %.2f s)\n", fname, n, n - have,
+				     seconds_since(t0));
+			have = n;
+			for (uint32_t flows : {1u, kManyFlows}) {
+				dp.clear_flows(bench_key);
+				if (flows > 1)
+					dp.fill_flows(family, flows - 1);
+				runner.run_once(dp.prog_fd()); // the benchmark flow's first packet
+				if (dp.flow_count() != flows)
+					throw std::runtime_error(
+						fmt::format("expected {} flows, found {}", flows, dp.flow_count()));
+				Timing t = runner.measure(empty_fd, dp.prog_fd());
+				rows.push_back({fname, n, flows, t});
+				std::fprintf(stderr, "  %u flows: min %u / median %u ns (empty %u / %u ns)\n",
+					     flows, t.min, t.median, t.floor_min, t.floor_median);
+				if (spin_seconds > 0) {
+					auto t0 = std::chrono::steady_clock::now();
+					while (seconds_since(t0) < spin_seconds)
+						runner.time_once(dp.prog_fd());
+					return 0;
+				}
+			}
+		}
+	}
+	bpf_object__close(empty_obj);
+
+	std::vector<uint32_t> floors;
+	for (const auto &r : rows)
+		floors.push_back(r.t.floor_min);
+	std::sort(floors.begin(), floors.end());
+	const double floor = floors[floors.size() / 2];
+
+	std::printf("Empty TC program (floor): %.0f ns/packet (median over the cases of the per-case "
+		    "minimum)\n\n",
+		    floor);
+	std::printf("| family | rules | flows | ns/packet (min) | median | empty (min) | x empty | "
+		    "vs 2 rules |\n");
+	std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (const auto &r : rows) {
+		uint32_t base = 0;
+		for (const auto &b : rows)
+			if (std::strcmp(b.family, r.family) == 0 && b.flows == r.flows && b.rules == 2)
+				base = b.t.min;
+		std::printf("| %s | %u | %u | %u | %u | %u | %.2f | %+.1f%% |\n", r.family, r.rules,
+			    r.flows, r.t.min, r.t.median, r.t.floor_min, double(r.t.min) / r.t.floor_min,
+			    base ? 100.0 * (double(r.t.min) - base) / base : 0.0);
+	}
+	return 0;
+}
+
+} // namespace
+} // namespace tmeter::bench
+
+int main(int argc, char **argv)
+{
+	try {
+		return tmeter::bench::run(argc, argv);
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "dp_bench: %s\n", e.what());
+		return 1;
+	}
+}
