@@ -14,6 +14,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+/*
+ * Make the compiler reload from memory whatever it knew before this point.
+ * With state kept in map memory (opaque to the verifier) this lets the
+ * verifier's paths converge: see struct tm_scratch.
+ */
+#define tm_forget() asm volatile("" ::: "memory")
+
 /* Offsets are clamped so the verifier can bound every packet pointer. */
 #define TM_MAX_OFFSET 512
 #define TM_MAX_IPV6_EXT 8
@@ -81,11 +88,17 @@ struct tm_cursor {
 /* Pointer to `len` readable bytes at the cursor, or NULL. */
 static __always_inline void *tm_peek(const struct tm_cursor *c, __u32 off, __u32 len)
 {
+	__u64 o = off;
 	void *p;
 
-	if (off > TM_MAX_OFFSET)
+	/* Check and use one 64-bit register: otherwise clang may fold the
+	 * bound into an earlier addition or a separate zero-extension, and the
+	 * verifier loses it. */
+	asm volatile("" : "+r"(o));
+	if (o > TM_MAX_OFFSET)
 		return NULL;
-	p = c->data + off;
+	asm volatile("" : "+r"(o));
+	p = c->data + o;
 	if (p + len > c->data_end)
 		return NULL;
 	return p;
@@ -192,7 +205,8 @@ static __always_inline __u16 tm_parse_ethernet(struct tm_cursor *c)
 		case TM_PPP_IPV6:
 			return ETH_P_IPV6;
 		default:
-			return 0;
+			/* LCP, IPCP, ...: not IP, and not malformed (0 would say so) */
+			return TM_ETH_P_PPP_SES;
 		}
 	}
 	return proto;
@@ -264,7 +278,13 @@ struct tm_ipv6_walk {
 	__u8 ok;   /* chain ended at a transport (or non-first fragment) in bounds */
 };
 
-/* Walk IPv6 extension headers from the fixed header at `off`. */
+static __always_inline int tm_is_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == TM_IPV6_HOPOPTS || nexthdr == TM_IPV6_ROUTING ||
+	       nexthdr == TM_IPV6_DSTOPTS || nexthdr == TM_IPV6_AH || nexthdr == TM_IPV6_FRAGMENT;
+}
+
+/* Walk (w in map memory: struct tm_scratch) up to TM_MAX_IPV6_EXT extension headers from the fixed header at `off`. */
 static __always_inline void tm_walk_ipv6(const struct tm_cursor *c, __u32 off, __u8 nexthdr,
 					 struct tm_ipv6_walk *w)
 {
@@ -278,14 +298,10 @@ static __always_inline void tm_walk_ipv6(const struct tm_cursor *c, __u32 off, _
 	w->ok = 0;
 #pragma unroll
 	for (i = 0; i < TM_MAX_IPV6_EXT; i++) {
-		switch (w->proto) {
-		case TM_IPV6_HOPOPTS:
-		case TM_IPV6_ROUTING:
-		case TM_IPV6_DSTOPTS:
-		case TM_IPV6_AH:
-		case TM_IPV6_FRAGMENT:
-			break;
-		default:
+		/* w is map memory: every iteration starts from one verifier state
+		 * whichever header the previous one was. */
+		tm_forget();
+		if (!tm_is_ipv6_ext(w->proto)) {
 			w->ok = 1;
 			return;
 		}
@@ -317,6 +333,8 @@ static __always_inline void tm_walk_ipv6(const struct tm_cursor *c, __u32 off, _
 			w->l4_off += ((__u32)ext->len + 1) * 8;
 		w->proto = ext->nexthdr;
 	}
+	/* TM_MAX_IPV6_EXT headers walked: fine if the last one leads to a transport. */
+	w->ok = !tm_is_ipv6_ext(w->proto);
 }
 
 
@@ -328,11 +346,10 @@ static __always_inline void tm_copy_v4(__u8 *dst, __be32 addr)
 
 /* The packet an ICMP error quotes, at `off`; 0 if it cannot be read. */
 static __always_inline int tm_parse_quoted(const struct tm_cursor *c, __u32 off, __u8 family,
-					   struct tm_tuple *t)
+					   struct tm_tuple *t, struct tm_ipv6_walk *w)
 {
 	struct tm_ipv4_hdr *ip;
 	struct tm_ipv6_hdr *ip6;
-	struct tm_ipv6_walk w;
 
 	if (family == TM_FAMILY_IPV4) {
 		ip = TM_PEEK(c, off, struct tm_ipv4_hdr);
@@ -351,10 +368,10 @@ static __always_inline int tm_parse_quoted(const struct tm_cursor *c, __u32 off,
 		return 0;
 	__builtin_memcpy(t->saddr, ip6->saddr, 16);
 	__builtin_memcpy(t->daddr, ip6->daddr, 16);
-	tm_walk_ipv6(c, off, ip6->nexthdr, &w);
-	t->proto = w.proto;
-	if (w.ok && w.frag != TM_FRAG_LATER)
-		tm_read_ports(c, w.l4_off, t->proto, family, t);
+	tm_walk_ipv6(c, off, ip6->nexthdr, w);
+	t->proto = w->proto;
+	if (w->ok && w->frag != TM_FRAG_LATER)
+		tm_read_ports(c, w->l4_off, t->proto, family, t);
 	return 1;
 }
 
@@ -363,13 +380,12 @@ static __always_inline int tm_parse_quoted(const struct tm_cursor *c, __u32 off,
  * header cannot be trusted (then nothing is counted).
  */
 static __always_inline int tm_parse_ip(struct __sk_buff *skb, struct tm_cursor *c, __u16 ethertype,
-				       struct tm_packet *p)
+				       struct tm_packet *p, struct tm_ipv6_walk *w)
 {
 	struct tm_ipv4_hdr *ip;
 	struct tm_ipv6_hdr *ip6;
 	struct tm_tcp_head *tcp;
 	struct tm_icmp_hdr *icmp;
-	struct tm_ipv6_walk w;
 	__u32 off = c->off, avail, l3_len, l4_len = 0, l4_off, wire_len, segs;
 	int l4_ok = 1;
 
@@ -407,13 +423,13 @@ static __always_inline int tm_parse_ip(struct __sk_buff *skb, struct tm_cursor *
 		wire_len = bpf_ntohs(ip6->payload_len);
 		/* payload_len 0: jumbogram or BIG TCP aggregate */
 		wire_len = wire_len ? wire_len + sizeof(*ip6) : avail;
-		tm_walk_ipv6(c, off, ip6->nexthdr, &w);
-		p->t.proto = w.proto;
-		p->frag = w.frag;
-		p->frag_id = w.frag_id;
-		l4_off = w.l4_off;
+		tm_walk_ipv6(c, off, ip6->nexthdr, w);
+		p->t.proto = w->proto;
+		p->frag = w->frag;
+		p->frag_id = w->frag_id;
+		l4_off = w->l4_off;
 		l3_len = l4_off - off;
-		l4_ok = w.ok;
+		l4_ok = w->ok;
 	} else {
 		return TM_NOT_IP;
 	}
@@ -438,7 +454,7 @@ static __always_inline int tm_parse_ip(struct __sk_buff *skb, struct tm_cursor *
 			if (icmp && ((p->t.proto == IPPROTO_ICMP) == (p->family == TM_FAMILY_IPV4)) &&
 			    tm_is_icmp_error(p->family, icmp->type))
 				p->icmp_error = tm_parse_quoted(c, l4_off + sizeof(*icmp), p->family,
-								&p->inner);
+								&p->inner, w);
 		}
 	}
 

@@ -19,6 +19,31 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Per-CPU scratch for the parsed packet. Not pinned: each load has its own.
+ *
+ * Why not the stack: the verifier tracks every constant the parser leaves
+ * behind (link-layer offset, fragment kind, flags), so the flow and counter
+ * code after it would be verified once per parse outcome: close to the
+ * 1M-instruction limit and many seconds per load. Map memory is opaque to
+ * the verifier; after tm_forget() the paths converge and are pruned.
+ */
+struct tm_scratch {
+	struct tm_packet p;
+	struct tm_ipv6_walk walk;
+	__u32 off;
+	__u16 ethertype;
+	__u16 status;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tm_scratch);
+} tm_scratch SEC(".maps");
+
+
 static __always_inline void tm_resolve(struct tm_flow_value *fv, const struct tm_flow_key *k,
 				       __u64 generation)
 {
@@ -90,14 +115,15 @@ static __always_inline int tm_handle(struct __sk_buff *skb, int l3_device, int e
 		.data = (void *)(long)skb->data,
 		.data_end = (void *)(long)skb->data_end,
 	};
-	struct tm_packet p = {};
+	struct tm_scratch *s;
+	struct tm_packet *p;
 	struct tm_stats *stats;
 	__u32 zero = 0, ifindex = skb->ingress_ifindex;
-	__u16 ethertype;
 	int counted;
 
 	stats = bpf_map_lookup_elem(&tm_stats, &zero);
-	if (!stats)
+	s = bpf_map_lookup_elem(&tm_scratch, &zero);
+	if (!stats || !s)
 		return TC_ACT_UNSPEC;
 	stats->packets++;
 	stats->bytes += skb->len;
@@ -109,15 +135,22 @@ static __always_inline int tm_handle(struct __sk_buff *skb, int l3_device, int e
 		return TC_ACT_UNSPEC;
 	}
 
-	ethertype = l3_device ? tm_parse_l3_device(&c) : tm_parse_ethernet(&c);
-	if (!ethertype) {
+	s->ethertype = l3_device ? tm_parse_l3_device(&c) : tm_parse_ethernet(&c);
+	s->off = c.off;
+	tm_forget(); /* one IP parser for every link-layer variant */
+	c.off = s->off;
+	if (!s->ethertype) {
 		if (l3_device)
 			stats->not_ip++;
 		else
 			stats->malformed++;
 		return TC_ACT_UNSPEC;
 	}
-	switch (tm_parse_ip(skb, &c, ethertype, &p)) {
+	p = &s->p;
+	__builtin_memset(p, 0, sizeof(*p));
+	s->status = tm_parse_ip(skb, &c, s->ethertype, p, &s->walk);
+	tm_forget(); /* one flow and counter path for every parse outcome */
+	switch (s->status) {
 	case TM_NOT_IP:
 		stats->not_ip++;
 		return TC_ACT_UNSPEC;
@@ -131,11 +164,11 @@ static __always_inline int tm_handle(struct __sk_buff *skb, int l3_device, int e
 		break;
 	}
 
-	if (p.icmp_error) {
-		counted = tm_count_icmp_error(&p);
+	if (p->icmp_error) {
+		counted = tm_count_icmp_error(p);
 	} else {
-		tm_track_fragment(&p);
-		counted = tm_count_flow(&p, stats);
+		tm_track_fragment(p);
+		counted = tm_count_flow(p, stats);
 	}
 	if (counted)
 		stats->counted++;

@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -52,15 +54,6 @@ void check_compatible(bpf_map *map, std::string_view name, const Fd &pinned)
 					 name));
 }
 
-void check_capacity(const char *option, std::optional<uint32_t> wanted, uint32_t pinned)
-{
-	if (wanted && *wanted != pinned)
-		fail_usage(fmt::format("{} {} differs from the pinned capacity {}; counters live in "
-				       "the pinned maps, so `purge` first to resize (loses rules and "
-				       "counters)",
-				       option, *wanted, pinned));
-}
-
 void unpin_all(traffic_meter_bpf *skel)
 {
 	for (const auto &entry : MapSet::kMaps)
@@ -85,6 +78,18 @@ int BpfObject::prog_fd(bool egress, bool l3_device) const
 	bpf_program *prog = l3_device ? (egress ? p.tm_egress_l3 : p.tm_ingress_l3)
 				      : (egress ? p.tm_egress_eth : p.tm_ingress_eth);
 	return bpf_program__fd(prog);
+}
+
+MapSet BpfObject::loaded_maps() const
+{
+	MapSet maps;
+	for (const auto &entry : MapSet::kMaps) {
+		int fd = bpf_map__fd(map_named(skel_.get(), entry.name));
+		maps.*(entry.member) = Fd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+		if (!(maps.*(entry.member)))
+			fail_errno("cannot duplicate a map descriptor", errno);
+	}
+	return maps;
 }
 
 void BpfObject::discard_state(const std::filesystem::path &pin_dir)
@@ -119,23 +124,32 @@ BpfObject BpfObject::load(const LoadSettings &settings)
 					 explain_errno("", err).substr(2)));
 
 	const bool reuse = MapSet::exists(settings.pin_dir);
-	MapSet pinned;
 	if (reuse) {
-		pinned = MapSet::open_pinned(settings.pin_dir);
-		auto cfg = pinned.read_config();
-		check_capacity("--max-rules", settings.max_rules, cfg.max_rules);
-		check_capacity("--max-flows", settings.max_flows, cfg.max_flows);
+		obj.pinned_ = MapSet::open_pinned(settings.pin_dir);
+		auto cfg = obj.pinned_.read_config();
+		const bool resize_rules = settings.max_rules && *settings.max_rules != cfg.max_rules;
+		const bool resize_flows = settings.max_flows && *settings.max_flows != cfg.max_flows;
+		auto &m = raw->maps;
 		for (const auto &entry : MapSet::kMaps) {
 			bpf_map *map = map_named(raw, entry.name);
-			check_compatible(map, entry.name, pinned.*(entry.member));
-			if (int err = bpf_map__reuse_fd(map, (pinned.*(entry.member)).get()))
+			check_compatible(map, entry.name, obj.pinned_.*(entry.member));
+			bool rule_map = map == m.tm_rules_v4 || map == m.tm_rules_v6 ||
+					map == m.tm_rule_slots || map == m.tm_counters;
+			if (resize_rules && rule_map) {
+				bpf_map__set_max_entries(map, *settings.max_rules);
+				continue;
+			}
+			if (resize_flows && map == m.tm_flows) {
+				bpf_map__set_max_entries(map, *settings.max_flows);
+				continue;
+			}
+			if (int err = bpf_map__reuse_fd(map, (obj.pinned_.*(entry.member)).get()))
 				fail_errno(fmt::format("cannot reuse pinned map {}", entry.name), err);
 		}
+		obj.resizing_ = resize_rules || resize_flows;
 	} else {
 		uint32_t rules = settings.max_rules.value_or(TM_DEFAULT_MAX_RULES);
 		uint32_t flows = settings.max_flows.value_or(TM_DEFAULT_MAX_FLOWS);
-		if (rules == 0 || flows == 0)
-			fail_usage("--max-rules and --max-flows must be at least 1");
 		auto &m = raw->maps;
 		for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 			bpf_map__set_max_entries(map, rules);

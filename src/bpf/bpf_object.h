@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "bpf/map_set.h"
+
 struct traffic_meter_bpf;
 
 namespace tmeter {
@@ -37,6 +39,13 @@ public:
 	// Unpins the maps this load created (a failed first load leaves nothing).
 	void discard_state(const std::filesystem::path &pin_dir);
 
+	// --max-rules/--max-flows changed the capacity of pinned state: the
+	// object runs on new maps, which bpf/map_resize.h fills and re-pins.
+	bool resizing() const { return resizing_; }
+	const MapSet &pinned_maps() const { return pinned_; }
+	// The maps the loaded programs use (descriptors duplicated).
+	MapSet loaded_maps() const;
+
 private:
 	struct SkelDeleter {
 		void operator()(traffic_meter_bpf *skel) const;
@@ -46,6 +55,8 @@ private:
 	std::vector<char> file_bytes_; // must outlive the skeleton that points at it
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
 	bool created_state_ = false;
+	bool resizing_ = false;
+	MapSet pinned_;
 };
 
 } // namespace tmeter

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "bpf/bpf_object.h"
+#include "bpf/map_resize.h"
 #include "bpf/map_set.h"
 #include "commands/commands.h"
 #include "net/device.h"
@@ -49,8 +50,20 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 	LoadSettings settings{ctx.pin_dir, args.object, args.max_rules, args.max_flows, ctx.verbose};
 	BpfObject obj = BpfObject::load(settings);
 	const bool l3 = kind == TM_LINK_NONE;
+	std::optional<MapSet> resized;
+	if (obj.resizing()) {
+		// New capacities: every attached interface moves to the new maps.
+		resized = obj.loaded_maps();
+		copy_rules_for_resize(obj.pinned_maps(), *resized);
+		for (const auto &[ifindex, info] : read_attached(resized->attached)) {
+			char name[IF_NAMESIZE] = {};
+			if (ifindex != link.ifindex && if_indextoname(ifindex, name))
+				attach_filters(ifindex, name, obj.prog_fd(false, info.link_kind == TM_LINK_NONE),
+					       obj.prog_fd(true, info.link_kind == TM_LINK_NONE));
+		}
+	}
 	try {
-		auto maps = MapSet::open_pinned(ctx.pin_dir);
+		auto maps = resized ? obj.loaded_maps() : MapSet::open_pinned(ctx.pin_dir);
 		// Recorded first: an egress hook elsewhere must not count again what
 		// this ingress is about to count.
 		mark_attached(maps, link.ifindex, kind);
@@ -66,6 +79,11 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 		if (obj.created_state())
 			obj.discard_state(ctx.pin_dir);
 		throw;
+	}
+	if (resized) {
+		finish_resize(obj.pinned_maps(), *resized, ctx.pin_dir);
+		auto cfg = resized->read_config();
+		fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
 	}
 	auto prog_id = attached_prog_id(link.ifindex, TcHook::kIngress);
 	fmt::print("attached to {} (ingress and egress, link layer {}), program id {}\n", link.name,
