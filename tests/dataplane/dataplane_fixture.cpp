@@ -60,6 +60,16 @@ template <typename T> std::vector<T> read_percpu(const Fd &map, uint32_t key)
 	return v;
 }
 
+// Deletes every key; restarts the walk after each delete, which any map type
+// (LPM trie included) supports.
+void clear_hash(const Fd &map)
+{
+	std::vector<uint8_t> key(64);
+	while (bpf_map_get_next_key(map.get(), nullptr, key.data()) == 0)
+		if (bpf_map_delete_elem(map.get(), key.data()))
+			fail("clear map", errno);
+}
+
 } // namespace
 
 void Dataplane::SkelDeleter::operator()(traffic_meter_bpf *s) const
@@ -67,7 +77,7 @@ void Dataplane::SkelDeleter::operator()(traffic_meter_bpf *s) const
 	traffic_meter_bpf__destroy(s);
 }
 
-Dataplane::Dataplane(const Options &o)
+Dataplane::Dataplane(const Options &o) : options_(o)
 {
 	libbpf_set_print(quiet_libbpf);
 	skel_.reset(traffic_meter_bpf__open());
@@ -80,16 +90,6 @@ Dataplane::Dataplane(const Options &o)
 	if (int err = traffic_meter_bpf__load(skel_.get()))
 		fail("load (verifier)", err);
 
-	// What `load` writes on first load (src/bpf/bpf_object.cpp).
-	tm_config cfg{};
-	cfg.generation = 1;
-	cfg.abi_version = TM_ABI_VERSION;
-	cfg.max_rules = o.max_rules;
-	cfg.max_flows = o.max_flows;
-	uint32_t zero = 0;
-	if (bpf_map_update_elem(bpf_map__fd(m.tm_config), &zero, &cfg, BPF_ANY))
-		fail("write tm_config", errno);
-
 	maps_.config = dup_fd(m.tm_config);
 	maps_.rules_v4 = dup_fd(m.tm_rules_v4);
 	maps_.rules_v6 = dup_fd(m.tm_rules_v6);
@@ -99,6 +99,40 @@ Dataplane::Dataplane(const Options &o)
 	maps_.frags = dup_fd(m.tm_frags);
 	maps_.attached = dup_fd(m.tm_attached);
 	maps_.stats = dup_fd(m.tm_stats);
+	reset();
+}
+
+Dataplane &Dataplane::shared()
+{
+	static Dataplane instance;
+	return instance;
+}
+
+void Dataplane::reset()
+{
+	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.flows, &maps_.frags,
+			      &maps_.attached})
+		clear_hash(*map);
+	const unsigned cpus = possible_cpus();
+	std::vector<tm_counters> zero_counters(cpus);
+	tm_rule_slot free_slot{};
+	for (uint32_t slot = 0; slot < options_.max_rules; ++slot) {
+		if (bpf_map_update_elem(maps_.rule_slots.get(), &slot, &free_slot, BPF_ANY) ||
+		    bpf_map_update_elem(maps_.counters.get(), &slot, zero_counters.data(), BPF_ANY))
+			fail("clear rule slot", errno);
+	}
+	std::vector<tm_stats> zero_stats(cpus);
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(maps_.stats.get(), &zero, zero_stats.data(), BPF_ANY))
+		fail("clear tm_stats", errno);
+
+	// What `load` writes on first load (src/bpf/bpf_object.cpp).
+	tm_config cfg{};
+	cfg.generation = 1;
+	cfg.abi_version = TM_ABI_VERSION;
+	cfg.max_rules = options_.max_rules;
+	cfg.max_flows = options_.max_flows;
+	maps_.write_config(cfg);
 }
 
 Dataplane::~Dataplane() = default;

@@ -21,14 +21,19 @@ inline constexpr int kTcActUnspec = -1;
 class Dataplane {
 public:
 	struct Options {
-		uint32_t max_rules = 16;
-		uint32_t max_flows = 4096;
+		uint32_t max_rules = 64;
+		uint32_t max_flows = 8192;
 	};
 	Dataplane() : Dataplane(Options{}) {}
 	explicit Dataplane(const Options &o);
 	~Dataplane();
 	Dataplane(const Dataplane &) = delete;
 	Dataplane &operator=(const Dataplane &) = delete;
+
+	// Test cases share one loaded instance and reset() it to a pristine
+	// first-load state: the differential test runs thousands of cases.
+	static Dataplane &shared();
+	void reset();
 
 	// Runs the entry point the event names; returns the program's verdict.
 	// Throws if the kernel refuses the run itself.
@@ -53,6 +58,7 @@ private:
 	};
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
 	MapSet maps_; // dups of the skeleton's map fds, for RuleStore
+	Options options_;
 };
 
 } // namespace tmeter::dptest

@@ -1,8 +1,11 @@
 #include "reference_model.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <string>
 
 namespace tmeter::dptest {
@@ -177,6 +180,31 @@ Prefix prefix(std::string_view text)
 		std::abort();
 	}
 	return p;
+}
+
+std::string to_string(const Prefix &p)
+{
+	char buf[INET6_ADDRSTRLEN];
+	inet_ntop(p.addr.family == 4 ? AF_INET : AF_INET6, p.addr.bytes.data(), buf, sizeof(buf));
+	return std::string(buf) + "/" + std::to_string(p.len);
+}
+
+void PrintTo(const Prefix &p, std::ostream *os)
+{
+	*os << to_string(p);
+}
+
+void PrintTo(const Counters &c, std::ostream *os)
+{
+	*os << "{up " << c.up_packets << " pkts/" << c.up_bytes << " B, down " << c.down_packets
+	    << " pkts/" << c.down_bytes << " B}";
+}
+
+void PrintTo(const Stats &s, std::ostream *os)
+{
+	*os << "{packets " << s.packets << ", bytes " << s.bytes << ", egress_skipped "
+	    << s.egress_skipped << ", not_ip " << s.not_ip << ", malformed " << s.malformed
+	    << ", no_rule " << s.no_rule << ", counted " << s.counted << "}";
 }
 
 ReferenceModel::Parsed ReferenceModel::parse(const PacketEvent &ev)

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <set>
+#include <string>
 #include <string_view>
 
 #include "packet_builder.h"
@@ -38,6 +40,12 @@ struct Stats {
 
 	bool operator==(const Stats &) const = default;
 };
+
+// For readable assertion failures.
+void PrintTo(const Counters &c, std::ostream *os);
+void PrintTo(const Stats &s, std::ostream *os);
+void PrintTo(const Prefix &p, std::ostream *os);
+std::string to_string(const Prefix &p);
 
 enum class Hook { kIngress, kEgress };
 
