@@ -4,10 +4,12 @@
 
 #include <functional>
 
+#include <bpf/libbpf.h>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "commands/commands.h"
+#include "state/privileges.h"
 #include "util/error.h"
 
 namespace tmeter {
@@ -40,6 +42,7 @@ int run_cli(int argc, char **argv)
 	app.add_flag("-v,--verbose", ctx.verbose, "Explain failures in detail (verifier log)");
 
 	std::function<int()> run;
+	bool needs_net_admin = false; // load, unload, purge change qdiscs and filters
 
 	LoadArgs load;
 	std::string object;
@@ -57,6 +60,7 @@ int run_cli(int argc, char **argv)
 			load.object = object;
 		set_if_given(rules_opt, max_rules, load.max_rules);
 		set_if_given(flows_opt, max_flows, load.max_flows);
+		needs_net_admin = true;
 		run = [&] { return cmd_load(ctx, load); };
 	});
 
@@ -64,10 +68,16 @@ int run_cli(int argc, char **argv)
 	cmd = app.add_subcommand("unload", "Detach from an interface (rules and counters stay)");
 	auto *dev_opt = cmd->add_option("--dev", unload.dev, "Interface");
 	cmd->add_flag("--all", unload.all, "Every attached interface")->excludes(dev_opt);
-	cmd->callback([&] { run = [&] { return cmd_unload(ctx, unload); }; });
+	cmd->callback([&] {
+		needs_net_admin = true;
+		run = [&] { return cmd_unload(ctx, unload); };
+	});
 
 	cmd = app.add_subcommand("purge", "Detach everywhere and remove all pinned state");
-	cmd->callback([&] { run = [&] { return cmd_purge(ctx); }; });
+	cmd->callback([&] {
+		needs_net_admin = true;
+		run = [&] { return cmd_purge(ctx); };
+	});
 
 	std::vector<std::string> add_rules;
 	cmd = app.add_subcommand("add", "Add rules (counters start at zero)");
@@ -145,6 +155,10 @@ int run_cli(int argc, char **argv)
 		fail_usage(fmt::format("{}; see --help", e.what()));
 	}
 	ctx.pin_dir = pin_path;
+	// libbpf prints to stderr unless told otherwise (a missing clsact on a
+	// query, say); load captures its log explicitly.
+	libbpf_set_print(nullptr);
+	require_privileges(needs_net_admin);
 	return run();
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "bpf/bpf_object.h"
 #include "bpf/map_resize.h"
@@ -106,11 +107,28 @@ int cmd_unload(const Context &ctx, const UnloadArgs &args)
 			char name[IF_NAMESIZE] = {};
 			targets.emplace_back(ifindex, if_indextoname(ifindex, name) ? name : "");
 		}
-	} else {
-		LinkInfo link = find_link(args.dev);
-		if (!attached.contains(link.ifindex) && !attached_prog_id(link.ifindex, TcHook::kIngress))
+	} else if (auto link = lookup_link(args.dev)) {
+		if (!attached.contains(link->ifindex) && !attached_prog_id(link->ifindex, TcHook::kIngress))
 			fail_runtime(fmt::format("traffic_meter is not attached to {}", args.dev));
-		targets.emplace_back(link.ifindex, link.name);
+		targets.emplace_back(link->ifindex, link->name);
+	} else {
+		// The interface is gone, and its filters with it; only our records
+		// of vanished interfaces are left (an index does not say which name
+		// it had), so forget those.
+		std::vector<std::string> forgotten;
+		for (const auto &[ifindex, info] : attached) {
+			char name[IF_NAMESIZE] = {};
+			if (!if_indextoname(ifindex, name)) {
+				mark_detached(maps, ifindex);
+				forgotten.push_back(fmt::format("ifindex {}", ifindex));
+			}
+		}
+		if (forgotten.empty())
+			fail_runtime(fmt::format("no such interface '{}' in this network namespace",
+						 args.dev));
+		fmt::print("{} no longer exists; forgot the vanished interface{} {}\n", args.dev,
+			   forgotten.size() > 1 ? "s" : "", fmt::join(forgotten, ", "));
+		return kExitOk;
 	}
 	for (const auto &[ifindex, name] : targets) {
 		// The interface may be gone; then only our record of it remains.
@@ -143,7 +161,7 @@ int cmd_purge(const Context &ctx)
 		for (const auto &entry : MapSet::kMaps)
 			std::filesystem::remove(ctx.pin_dir / entry.name, ec);
 	}
-	std::filesystem::remove(ctx.pin_dir, ec);
+	remove_pin_dir(ctx.pin_dir);
 	fmt::print("purged {}\n", ctx.pin_dir.string());
 	return kExitOk;
 }

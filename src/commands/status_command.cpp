@@ -103,6 +103,7 @@ int cmd_status(const Context &ctx, bool json)
 		auto eg = attached_prog_id(ifindex, TcHook::kEgress);
 		auto prog = program_info(in.value_or(0));
 		ifaces.push_back({{"name", present ? name : ""},
+				  {"present", present},
 				  {"ifindex", ifindex},
 				  {"link_layer", link_kind_name(info.link_kind)},
 				  {"since", iso_time(info.attached_at)},
@@ -135,14 +136,22 @@ int cmd_status(const Context &ctx, bool json)
 	}
 	fmt::print("pin path:    {} (ABI {})\n", ctx.pin_dir.string(), cfg.abi_version);
 	fmt::print("attach mode: tc clsact (netlink)\n");
-	fmt::print("interfaces:  {}\n", ifaces.empty() ? "none" : "");
-	for (const auto &i : ifaces)
+	fmt::print("{}\n", ifaces.empty() ? "interfaces:  none" : "interfaces:");
+	for (const auto &i : ifaces) {
+		if (!i["present"].get<bool>()) {
+			fmt::print("  (gone) (ifindex {}, link layer {}) since {}: the interface no "
+				   "longer exists; `unload --all` forgets it\n",
+				   i["ifindex"].get<int>(), i["link_layer"].get<std::string>(),
+				   i["since"].get<std::string>());
+			continue;
+		}
 		fmt::print("  {} (ifindex {}, link layer {}) since {}: ingress {}, egress {}, program "
 			   "id {} tag {}\n",
 			   i["name"].get<std::string>(), i["ifindex"].get<int>(),
 			   i["link_layer"].get<std::string>(), i["since"].get<std::string>(),
 			   i["ingress"].get<bool>() ? "yes" : "NO", i["egress"].get<bool>() ? "yes" : "NO",
 			   i["program_id"].get<uint32_t>(), i["program_tag"].get<std::string>());
+	}
 	fmt::print("rules:       {} of {}\n", rules.size(), cfg.max_rules);
 	fmt::print("flows:       {} of {}\n", flows, cfg.max_flows);
 	fmt::print("data plane:  {} packets ({} bytes) seen, {} counted, {} matched no rule, {} "

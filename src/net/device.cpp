@@ -11,11 +11,18 @@
 
 namespace tmeter {
 
-LinkInfo find_link(const std::string &name)
+std::optional<LinkInfo> lookup_link(const std::string &name)
 {
 	for (auto &link : list_links())
 		if (link.name == name)
 			return link;
+	return std::nullopt;
+}
+
+LinkInfo find_link(const std::string &name)
+{
+	if (auto link = lookup_link(name))
+		return *link;
 	fail_runtime(fmt::format("no such interface '{}' in this network namespace", name));
 }
 

@@ -2,6 +2,7 @@
 // device, and which attached devices it is stacked on or under.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@ namespace tmeter {
 
 // Throws a runtime Error ("no such interface") if it does not exist.
 LinkInfo find_link(const std::string &name);
+std::optional<LinkInfo> lookup_link(const std::string &name);
 
 // TM_LINK_ETHERNET or TM_LINK_NONE; throws a runtime Error for a link
 // layer the data plane cannot parse.

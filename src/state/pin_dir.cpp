@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -23,14 +25,29 @@ bool on_bpffs(const std::filesystem::path &p)
 	return statfs(p.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
 }
 
-// `ip netns exec` gives the command its own mount namespace; a bpffs mounted
-// or pinned there vanishes when the command exits.
-bool in_init_mount_ns()
+// Mount namespace identity of a process, or nullopt if it cannot be read
+// (/proc/1 is hidden from us in some containers and sandboxes).
+std::optional<std::pair<dev_t, ino_t>> mount_ns_of(const char *proc_path)
 {
-	struct stat self {}, init {};
-	if (stat("/proc/self/ns/mnt", &self) || stat("/proc/1/ns/mnt", &init))
-		return true; // cannot tell: assume the common case
-	return self.st_ino == init.st_ino && self.st_dev == init.st_dev;
+	struct stat st {};
+	if (stat(proc_path, &st))
+		return std::nullopt;
+	return std::pair{st.st_dev, st.st_ino};
+}
+
+// `ip netns exec` gives the command its own mount namespace; a bpffs mounted
+// or pinned there vanishes when the command exits. Init's namespace is the
+// reference; when /proc/1 is not readable, a parent in another namespace
+// than ours still shows a namespace made just for this command.
+bool in_private_mount_ns()
+{
+	auto self = mount_ns_of("/proc/self/ns/mnt");
+	if (!self)
+		return false;
+	if (auto init = mount_ns_of("/proc/1/ns/mnt"))
+		return *init != *self;
+	auto parent = mount_ns_of(fmt::format("/proc/{}/ns/mnt", getppid()).c_str());
+	return parent && *parent != *self;
 }
 
 [[noreturn]] void fail_not_bpffs(const std::filesystem::path &dir)
@@ -47,32 +64,38 @@ bool in_init_mount_ns()
 void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode)
 {
 	std::error_code ec;
-	if (std::filesystem::is_directory(dir, ec)) {
-		if (on_bpffs(dir))
-			return;
-		if (mode == PinDirMode::kMustExist)
-			fail_runtime(fmt::format("no traffic_meter state at {}: it is not on bpffs; run "
-						 "`traffic_meter load --dev IF` first",
-						 dir.string()));
-		if (!in_init_mount_ns())
-			fail_not_bpffs(dir);
-		if (mount("bpf", dir.c_str(), "bpf", 0, "mode=0700"))
-			fail_errno(fmt::format("cannot mount bpffs at {}", dir.string()), errno);
+	const bool exists = std::filesystem::is_directory(dir, ec);
+	if (exists && on_bpffs(dir))
 		return;
-	}
-	if (mode == PinDirMode::kMustExist)
+	if (!on_bpffs(dir.parent_path()) && in_private_mount_ns())
+		fail_not_bpffs(dir);
+	if (mode == PinDirMode::kMustExist) {
+		if (exists)
+			fail_runtime(fmt::format("bpffs is not mounted at {}, so there is no "
+						 "traffic_meter state there; run `traffic_meter load "
+						 "--dev IF` first (it mounts bpffs)",
+						 dir.string()));
 		fail_runtime(fmt::format("no traffic_meter state at {}; run `traffic_meter load --dev "
 					 "IF` first (or pass the --pin-path it was loaded with)",
 					 dir.string()));
-	auto parent = dir.parent_path();
-	if (!on_bpffs(parent) && !in_init_mount_ns())
-		fail_not_bpffs(dir);
-	std::filesystem::create_directories(parent, ec);
-	if (mkdir(dir.c_str(), 0700) && errno != EEXIST)
-		fail_errno(fmt::format("cannot create pin path {}", dir.string()), errno);
+	}
+	if (!exists) {
+		std::filesystem::create_directories(dir.parent_path(), ec);
+		if (mkdir(dir.c_str(), 0700) && errno != EEXIST)
+			fail_errno(fmt::format("cannot create pin path {}", dir.string()), errno);
+	}
 	if (!on_bpffs(dir) && mount("bpf", dir.c_str(), "bpf", 0, "mode=0700"))
 		fail_errno(fmt::format("cannot mount bpffs at {}", dir.string()), errno);
 	chmod(dir.c_str(), 0700);
+}
+
+void remove_pin_dir(const std::filesystem::path &dir)
+{
+	// A bpffs that `load` mounted at the pin path itself goes with it.
+	if (on_bpffs(dir) && !on_bpffs(dir.parent_path()))
+		umount2(dir.c_str(), MNT_DETACH);
+	std::error_code ec;
+	std::filesystem::remove(dir, ec);
 }
 
 PinLock::PinLock(const std::filesystem::path &dir)

@@ -18,6 +18,10 @@ enum class PinDirMode {
 // message, when that mount would live in a throwaway mount namespace.
 void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode);
 
+// Removes the (emptied) pin directory, unmounting the bpffs that `load`
+// mounted there, if it did.
+void remove_pin_dir(const std::filesystem::path &dir);
+
 // flock() on the pin directory itself (bpffs holds no regular files). Held
 // for the object's lifetime.
 class PinLock {

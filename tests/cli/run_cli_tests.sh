@@ -1,0 +1,635 @@
+#!/bin/bash
+# Command-level tests: run the built traffic_meter as an operator would, each
+# test in a network namespace and a pin path of its own (SPEC §6).
+#
+#   run_cli_tests.sh /path/to/traffic_meter /path/to/foreign_counter.bpf.o [TEST...]
+#
+# Needs root. Uses only 198.18.0.0/15 and 2001:db8::/32 inside namespaces it
+# creates; never touches the host's interfaces. Everything is removed on
+# exit, also on failure (TM_CLI_KEEP=1 keeps the lab of a failed run).
+set -u
+
+TM_BIN=$(realpath "${1:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O [TEST...]}")
+FOREIGN_O=$(realpath "${2:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O [TEST...]}")
+shift 2
+RUN_ID="tmc$$"
+WORK=$(mktemp -d "/tmp/tm-cli-$RUN_ID.XXXXXX")
+NAMESPACES=()
+PIN_PATHS=()
+MOUNTS=()
+CURRENT=""
+CASE_FAILED=0
+PASSED=()
+FAILED=()
+
+teardown_all() {
+	local ns pin m
+	for pin in "${PIN_PATHS[@]}"; do
+		for ns in "${NAMESPACES[@]}"; do
+			nsenter --net="/run/netns/$ns" "$TM_BIN" --pin-path "$pin" purge >/dev/null 2>&1
+		done
+		rm -rf "$pin" 2>/dev/null
+	done
+	for m in "${MOUNTS[@]}"; do
+		umount -l "$m" 2>/dev/null
+	done
+	for ns in "${NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	NAMESPACES=()
+	PIN_PATHS=()
+	MOUNTS=()
+}
+trap 'teardown_all; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- lab helpers
+
+# new_ns VAR SUFFIX: a namespace with lo up, its name in VAR. (Not a
+# command substitution: the subshell would lose it from NAMESPACES.)
+new_ns() {
+	local ns="$RUN_ID-$CURRENT-$2"
+	ns=${ns:0:60}
+	ip netns add "$ns" || return 1
+	NAMESPACES+=("$ns")
+	ip -n "$ns" link set lo up
+	printf -v "$1" '%s' "$ns"
+}
+
+# veth NS_A IF_A ADDR_A NS_B IF_B ADDR_B: a link between two namespaces.
+veth() {
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" || return 1
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+
+# ping_n NS DST COUNT PAYLOAD: COUNT echo requests of PAYLOAD bytes, bounded.
+ping_n() {
+	nsenter --net="/run/netns/$1" ping -q -n -c "$3" -s "$4" -i 0.01 -W 2 -w 10 "$2" >/dev/null
+}
+
+# ---------------------------------------------------------------- running tm
+
+NS=""  # namespace tm runs in
+PIN="" # pin path tm uses
+
+use() {
+	NS=$1
+	PIN="/sys/fs/bpf/$RUN_ID-$CURRENT"
+	PIN_PATHS+=("$PIN")
+}
+
+# tm ARGS...: runs traffic_meter in $NS with $PIN; sets RC, OUT, ERR.
+tm() {
+	nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" "$@" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	OUT=$(cat "$WORK/out")
+	ERR=$(cat "$WORK/err")
+}
+
+# tm_ok ARGS...: tm that must succeed.
+tm_ok() {
+	tm "$@"
+	[ "$RC" -eq 0 ] || fail "traffic_meter $* exited $RC: $ERR"
+}
+
+fail() {
+	echo "    FAIL ($CURRENT): $*" >&2
+	CASE_FAILED=1
+	return 1
+}
+
+expect_eq() { # WHAT ACTUAL EXPECTED
+	[ "$2" == "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+expect_contains() { # WHAT HAYSTACK NEEDLE
+	[[ "$2" == *"$3"* ]] || fail "$1: '$2' does not contain '$3'"
+}
+
+# expect_error RC NEEDLE ARGS...: exits RC, stdout empty, one line on stderr
+# naming the problem.
+expect_error() {
+	local want_rc=$1 needle=$2
+	shift 2
+	tm "$@"
+	expect_eq "exit status of '$*'" "$RC" "$want_rc"
+	expect_eq "stdout of '$*'" "$OUT" ""
+	expect_eq "stderr lines of '$*'" "$(printf '%s\n' "$ERR" | wc -l)" 1
+	expect_contains "stderr of '$*'" "$ERR" "$needle"
+	[[ "$ERR" == traffic_meter:* ]] || fail "stderr of '$*' does not start with 'traffic_meter:': $ERR"
+}
+
+# counters RULE: "up_bytes up_packets down_bytes down_packets" of one rule.
+counters() {
+	tm show --ip-address "$1" --csv
+	[ "$RC" -eq 0 ] || { fail "show $1: $ERR"; echo "-"; return; }
+	printf '%s\n' "$OUT" | awk -F, 'NR==2 {print $3, $4, $5, $6}'
+}
+
+rule_list() {
+	tm list
+	printf '%s\n' "$OUT"
+}
+
+# Two namespaces joined by a veth: $A (198.18.0.1, dev a0) and $B (198.18.0.2,
+# dev b0). tm runs in $A.
+lab_pair() {
+	new_ns A a && new_ns B b || return 1
+	veth "$A" a0 198.18.0.1/24 "$B" b0 198.18.0.2/24 || return 1
+	use "$A"
+}
+
+# One ping exchange of COUNT requests with PAYLOAD: each packet is
+# 20 + 8 + PAYLOAD IP bytes, COUNT each way.
+ip_bytes() { echo $(($1 * (28 + $2))); }
+
+# ---------------------------------------------------------------- the tests
+
+test_usage_errors() {
+	new_ns A a || return 1
+	use "$A"
+	expect_error 2 "invalid IP address '10.0.0.300'" add --ip-address 10.0.0.300
+	expect_error 2 "did you mean 10.0.0.0/24?" add --ip-address 10.0.0.1/24
+	expect_error 2 "did you mean 2001:db8::/64?" del --ip-address 2001:db8::1/64
+	expect_error 2 "invalid prefix length in '10.0.0.0/33'" add --ip-address 10.0.0.0/33
+	expect_error 2 "invalid IPv6 address" show --ip-address 2001:db8:::1
+	expect_error 2 "invalid IP address" reset --ip-address garbage
+	expect_error 2 "--bogus" show --bogus
+	expect_error 2 "see --help" frobnicate
+	expect_error 2 "subcommand is required"
+	expect_error 2 "--csv" show --csv --json
+	expect_error 2 "--dev" load
+	expect_error 2 "--ip-address" add
+	expect_error 2 "--sort" show --sort sideways
+	expect_error 2 "--max-rules" load --dev lo --max-rules 0
+	expect_error 2 "--max-rules" load --dev lo --max-rules lots
+	expect_error 2 "exactly one of --dev IF or --all" unload
+	expect_error 2 "--all" unload --dev lo --all
+	expect_error 2 "cannot read $WORK/nope.json" import --file "$WORK/nope.json"
+	echo '{"rules": [' >"$WORK/broken.json"
+	expect_error 2 "not valid JSON" import --file "$WORK/broken.json"
+	# Bad input is refused before the state is looked at: nothing was made.
+	[ ! -e "$PIN" ] || fail "a usage error created $PIN"
+}
+
+test_without_state() {
+	new_ns A a || return 1
+	use "$A"
+	local cmd
+	for cmd in "show" "list" "export" "status" "reset" "add --ip-address 198.18.0.1" \
+		"del --ip-address 198.18.0.1" "show --ip-address 198.18.0.1" "unload --dev lo" \
+		"unload --all"; do
+		# shellcheck disable=SC2086
+		expect_error 1 "run \`traffic_meter load --dev IF\` first" $cmd
+	done
+	echo '["198.18.0.1"]' >"$WORK/one.json"
+	expect_error 1 "run \`traffic_meter load --dev IF\` first" import --file "$WORK/one.json"
+	tm purge
+	expect_eq "purge without state" "$RC" 0
+}
+
+test_help() {
+	new_ns A a || return 1
+	use "$A"
+	local cmd
+	for cmd in "" load unload purge add del import export list show stats reset status; do
+		# shellcheck disable=SC2086
+		tm $cmd --help
+		expect_eq "exit status of '$cmd --help'" "$RC" 0
+		expect_contains "'$cmd --help'" "$OUT" "Usage:"
+		# shellcheck disable=SC2086
+		tm $cmd -h
+		expect_eq "exit status of '$cmd -h'" "$RC" 0
+	done
+	tm --version
+	expect_eq "--version" "$RC" 0
+	expect_contains "--version" "$OUT" "traffic_meter "
+	# Global options after the command too.
+	"$TM_BIN" show --help --pin-path /nonexistent >/dev/null
+	expect_eq "global option after the command" "$?" 0
+}
+
+test_rules_basic() {
+	lab_pair || return 1
+	expect_error 1 "no such interface 'nope0'" load --dev nope0
+	[ ! -e "$PIN/tm_config" ] || fail "a failed load left state behind"
+	tm_ok load --dev a0
+	expect_contains "load output" "$OUT" "attached to a0"
+	tm_ok add --ip-address 198.18.0.0/24 --ip-address 2001:DB8::/64 --ip-address 10.0.0.1
+	expect_eq "add output" "$OUT" $'added 10.0.0.1/32\nadded 198.18.0.0/24\nadded 2001:db8::/64'
+	expect_eq "list" "$(rule_list)" $'10.0.0.1/32\n198.18.0.0/24\n2001:db8::/64'
+	expect_error 1 "no such rule 198.18.9.0/24" del --ip-address 198.18.9.0/24
+	expect_error 1 "no such rule 198.18.9.9/32" show --ip-address 198.18.9.9
+	expect_error 1 "no such rule 198.18.9.9/32" reset --ip-address 198.18.9.9
+	# del of two rules, one missing: nothing is deleted.
+	expect_error 1 "no such rule 198.18.7.0/24" del --ip-address 10.0.0.1 --ip-address 198.18.7.0/24
+	expect_eq "list after refused del" "$(rule_list)" $'10.0.0.1/32\n198.18.0.0/24\n2001:db8::/64'
+	tm_ok show --ip-address 2001:db8:0::/64
+	expect_eq "show one rule" "$(printf '%s\n' "$OUT" | wc -l)" 2
+	tm_ok del --ip-address 10.0.0.1/32
+	expect_eq "del output" "$OUT" "deleted 10.0.0.1/32"
+	expect_eq "list after del" "$(rule_list)" $'198.18.0.0/24\n2001:db8::/64'
+	tm_ok list --json
+	expect_eq "list --json" "$OUT" '{"rules": ["198.18.0.0/24", "2001:db8::/64"]}'
+	tm_ok show --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [r["rule"] for r in d["rules"]]==["198.18.0.0/24","2001:db8::/64"], d' ||
+		fail "show --json: $OUT"
+	tm_ok show --csv
+	expect_eq "show --csv header" "$(printf '%s\n' "$OUT" | head -1)" "rule,family,up_bytes,up_packets,down_bytes,down_packets"
+	tm_ok stats -H
+	expect_contains "stats -H" "$OUT" "0 B"
+}
+
+test_add_existing_keeps_counters() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.1
+	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
+	local before b=$(ip_bytes 4 100)
+	before=$(counters 198.18.0.1/32)
+	expect_eq "counters after ping" "$before" "$b 4 $b 4"
+	tm add --ip-address 198.18.0.1/32 --ip-address 198.18.0.99
+	expect_eq "add existing: exit" "$RC" 0
+	expect_eq "add existing: stdout" "$OUT" "added 198.18.0.99/32"
+	expect_contains "add existing: notice" "$ERR" "rule 198.18.0.1/32 already exists; its counters are kept"
+	expect_eq "counters after re-add" "$(counters 198.18.0.1/32)" "$before"
+	expect_eq "new rule starts at zero" "$(counters 198.18.0.99/32)" "0 0 0 0"
+	tm_ok reset --ip-address 198.18.0.1
+	expect_eq "counters after reset" "$(counters 198.18.0.1/32)" "0 0 0 0"
+}
+
+test_import_atomic() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.0/24
+	cat >"$WORK/bad.json" <<-'EOF'
+	{"rules": ["198.18.1.0/24", "198.18.2.1/24", "2001:db8::/64", "bogus", 42]}
+	EOF
+	expect_error 2 "3 invalid entries, nothing imported" import --file "$WORK/bad.json"
+	expect_contains "names entry 2" "$ERR" "entry 2: host bits set in '198.18.2.1/24': did you mean 198.18.2.0/24?"
+	expect_contains "names entry 4" "$ERR" "entry 4: invalid IP address 'bogus'"
+	expect_contains "names entry 5" "$ERR" "entry 5: not a string: 42"
+	expect_eq "rules unchanged" "$(rule_list)" "198.18.0.0/24"
+	tm import --file "$WORK/bad.json" --replace
+	expect_eq "exit status of --replace with a bad file" "$RC" 2
+	expect_eq "rules unchanged by --replace of a bad file" "$(rule_list)" "198.18.0.0/24"
+	# A bare array is accepted.
+	echo '["198.18.1.0/24", "2001:db8::/64"]' >"$WORK/good.json"
+	tm_ok import --file "$WORK/good.json"
+	expect_eq "import output" "$OUT" "imported $WORK/good.json: 2 added, 0 already present, 0 deleted"
+	expect_eq "rules after import" "$(rule_list)" $'198.18.0.0/24\n198.18.1.0/24\n2001:db8::/64'
+}
+
+test_import_replace() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.1 --ip-address 198.18.0.2 --ip-address 198.18.5.0/24
+	ping_n "$A" 198.18.0.2 3 200 || fail "ping"
+	local b=$(ip_bytes 3 200)
+	expect_eq "198.18.0.1 before" "$(counters 198.18.0.1/32)" "$b 3 $b 3"
+	echo '{"rules": ["198.18.0.1/32", "2001:db8::/48"]}' >"$WORK/replace.json"
+	tm_ok import --replace --file "$WORK/replace.json"
+	expect_eq "import --replace output" "$OUT" \
+		"imported $WORK/replace.json: 1 added, 1 already present, 2 deleted"
+	expect_eq "rules after --replace" "$(rule_list)" $'198.18.0.1/32\n2001:db8::/48'
+	expect_eq "kept rule keeps counters" "$(counters 198.18.0.1/32)" "$b 3 $b 3"
+	expect_eq "new rule at zero" "$(counters 2001:db8::/48)" "0 0 0 0"
+	# Re-adding a deleted rule starts from zero.
+	tm_ok add --ip-address 198.18.0.2
+	expect_eq "re-added rule at zero" "$(counters 198.18.0.2/32)" "0 0 0 0"
+	# --replace with the same set changes nothing.
+	tm_ok import --replace --file "$WORK/replace.json"
+	expect_eq "no-op --replace" "$(rule_list)" $'198.18.0.1/32\n2001:db8::/48'
+}
+
+test_export_roundtrip() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.0/15 --ip-address 2001:db8::1 --ip-address 198.18.3.4 \
+		--ip-address 2001:db8:ab::/48 --ip-address 0.0.0.0/0 --ip-address ::/0
+	tm_ok export
+	local exported=$OUT
+	printf '%s\n' "$OUT" >"$WORK/export.json"
+	expect_eq "export" "$exported" \
+		'{"rules": ["0.0.0.0/0", "198.18.0.0/15", "198.18.3.4/32", "::/0", "2001:db8::1/128", "2001:db8:ab::/48"]}'
+	tm_ok purge
+	tm_ok load --dev a0
+	expect_eq "rules after purge" "$(rule_list)" ""
+	tm_ok import --file "$WORK/export.json"
+	tm_ok export
+	expect_eq "export after import" "$OUT" "$exported"
+}
+
+test_reload_same_interface() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.1 --ip-address 198.18.0.2
+	ping_n "$A" 198.18.0.2 5 100 || fail "ping"
+	local b=$(ip_bytes 5 100) b2=$(ip_bytes 3 300)
+	expect_eq "before re-load" "$(counters 198.18.0.1/32)" "$b 5 $b 5"
+	tm_ok load --dev a0
+	expect_eq "after re-load" "$(counters 198.18.0.1/32)" "$b 5 $b 5"
+	expect_eq "after re-load (peer)" "$(counters 198.18.0.2/32)" "$b 5 $b 5"
+	# Still counting, and only once per packet: one filter per hook.
+	ping_n "$A" 198.18.0.2 3 300 || fail "ping"
+	expect_eq "after more traffic" "$(counters 198.18.0.1/32)" "$((b + b2)) 8 $((b + b2)) 8"
+	local n
+	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
+	expect_eq "bpf filters on ingress after re-load" "$n" 1
+	tm_ok status --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); i=d["interfaces"]; assert len(i)==1 and i[0]["name"]=="a0" and i[0]["ingress"] and i[0]["egress"], i' ||
+		fail "status --json after re-load: $OUT"
+}
+
+test_unload_load_other() {
+	# A is a router-ish host with two links: a0 to B and a1 to C.
+	new_ns A a && new_ns B b && new_ns C c || return 1
+	veth "$A" a0 198.18.0.1/24 "$B" b0 198.18.0.2/24 || return 1
+	veth "$A" a1 198.18.1.1/24 "$C" c0 198.18.1.2/24 || return 1
+	use "$A"
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.0/24 --ip-address 198.18.1.0/24
+	ping_n "$A" 198.18.0.2 4 100 || fail "ping B"
+	local b=$(ip_bytes 4 100) c=$(ip_bytes 6 50)
+	# Both ends of each packet are in 198.18.0.0/24: counted once there.
+	expect_eq "after traffic on a0" "$(counters 198.18.0.0/24)" "$b 4 $b 4"
+	tm_ok unload --dev a0
+	expect_eq "unload output" "$OUT" "detached from a0"
+	expect_eq "after unload" "$(counters 198.18.0.0/24)" "$b 4 $b 4"
+	ping_n "$A" 198.18.0.2 2 100 || fail "ping B"
+	expect_eq "not counted while unloaded" "$(counters 198.18.0.0/24)" "$b 4 $b 4"
+	tm_ok load --dev a1
+	expect_eq "after load of a1" "$(counters 198.18.0.0/24)" "$b 4 $b 4"
+	ping_n "$A" 198.18.1.2 6 50 || fail "ping C"
+	expect_eq "a1 counts" "$(counters 198.18.1.0/24)" "$c 6 $c 6"
+	expect_eq "a0 rule untouched" "$(counters 198.18.0.0/24)" "$b 4 $b 4"
+	tm_ok load --dev a0
+	tm_ok unload --all
+	expect_contains "unload --all" "$OUT" "detached from a0"
+	expect_contains "unload --all" "$OUT" "detached from a1"
+	expect_eq "after unload --all" "$(counters 198.18.1.0/24)" "$c 6 $c 6"
+	expect_error 1 "not attached to a0" unload --dev a0
+}
+
+# Packets the foreign filter (prio 1 on a0 ingress) has counted.
+foreign_packets() {
+	local ns="nsenter --net=/run/netns/$A" prog map
+	prog=$($ns tc filter show dev a0 ingress pref 1 | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -1)
+	map=$(bpftool prog show id "$prog" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["map_ids"][0])')
+	bpftool map lookup id "$map" key 0 0 0 0 -j |
+		python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; print(int.from_bytes(bytes(int(b,16) for b in v), "little"))'
+}
+
+test_foreign_filter() {
+	lab_pair || return 1
+	local ns="nsenter --net=/run/netns/$A"
+	$ns tc qdisc add dev a0 clsact || return 1
+	$ns tc filter add dev a0 ingress prio 1 bpf da obj "$FOREIGN_O" sec tc || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	local p0 p1 p2 b=$(ip_bytes 3 100)
+	p0=$(foreign_packets)
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
+	p1=$(foreign_packets)
+	expect_eq "foreign filter's packets while loaded" "$((p1 - p0))" 3
+	expect_eq "counted behind the foreign filter" "$(counters 198.18.0.2/32)" "$b 3 $b 3"
+	tm_ok unload --dev a0
+	$ns tc qdisc show dev a0 | grep -q clsact || fail "clsact removed while a foreign filter is on it"
+	$ns tc filter show dev a0 ingress | grep -q foreign_counter || fail "foreign filter removed by unload"
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
+	p2=$(foreign_packets)
+	expect_eq "foreign filter's packets after unload" "$((p2 - p1))" 3
+	# Load and unload again with the foreign filter in place.
+	tm_ok load --dev a0
+	tm_ok unload --dev a0
+	$ns tc filter show dev a0 ingress | grep -q foreign_counter || fail "foreign filter removed by the second unload"
+	# Once the foreign filter is gone, a load/unload cycle leaves no clsact.
+	$ns tc filter del dev a0 ingress prio 1 || fail "removing the foreign filter"
+	$ns tc qdisc del dev a0 clsact
+	tm_ok load --dev a0
+	$ns tc qdisc show dev a0 | grep -q clsact || fail "load did not create clsact"
+	tm_ok unload --dev a0
+	if $ns tc qdisc show dev a0 | grep -q clsact; then fail "unload left our clsact behind"; fi
+}
+
+test_table_full() {
+	lab_pair || return 1
+	tm_ok load --dev a0 --max-rules 4
+	expect_error 1 "rule table full (4); reload with --max-rules" add \
+		--ip-address 198.18.0.1 --ip-address 198.18.0.2 --ip-address 198.18.0.3 \
+		--ip-address 198.18.0.4 --ip-address 198.18.0.5
+	expect_eq "nothing added" "$(rule_list)" ""
+	tm_ok add --ip-address 198.18.0.1 --ip-address 198.18.0.2 --ip-address 2001:db8::3 \
+		--ip-address 198.18.0.4
+	expect_error 1 "rule table full (4); reload with --max-rules" add --ip-address 198.18.0.5
+	echo '["198.18.0.9"]' >"$WORK/one.json"
+	expect_error 1 "rule table full (4)" import --file "$WORK/one.json"
+	# Replacing within capacity works; deleting frees room.
+	echo '["198.18.0.5", "198.18.0.6", "198.18.0.7", "198.18.0.8"]' >"$WORK/four.json"
+	tm_ok import --replace --file "$WORK/four.json"
+	expect_eq "after replace" "$(rule_list)" $'198.18.0.5/32\n198.18.0.6/32\n198.18.0.7/32\n198.18.0.8/32'
+	tm_ok del --ip-address 198.18.0.5
+	tm_ok add --ip-address 198.18.0.1
+	tm_ok status
+	expect_contains "status fill" "$OUT" "rules:       4 of 4"
+	# A load with a larger --max-rules resizes, keeping the rules.
+	tm_ok load --dev a0 --max-rules 8
+	tm_ok status
+	expect_contains "status fill after resize" "$OUT" "rules:       4 of 8"
+	expect_eq "rules after resize" "$(rule_list)" $'198.18.0.1/32\n198.18.0.6/32\n198.18.0.7/32\n198.18.0.8/32'
+	tm_ok add --ip-address 198.18.0.2 --ip-address 198.18.0.3 --ip-address 198.18.0.4 --ip-address 198.18.0.5
+	expect_error 1 "rule table full (8); reload with --max-rules" add --ip-address 198.18.0.9
+}
+
+test_concurrent_adds() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	local p pids=()
+	for p in 1 2 3 4 5 6 7 8; do
+		(
+			for i in $(seq 0 249); do
+				nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" add \
+					--ip-address "198.18.$p.$i" >/dev/null 2>"$WORK/conc-$p.err" ||
+					{ echo "add 198.18.$p.$i failed: $(cat "$WORK/conc-$p.err")"; exit 1; }
+			done
+		) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || fail "a concurrent adder failed"
+	done
+	local n
+	n=$(rule_list | grep -c .)
+	expect_eq "rules after 8 x 250 concurrent adds" "$n" 2000
+	for p in 1 2 3 4 5 6 7 8; do
+		n=$(rule_list | grep -c "^198\.18\.$p\.")
+		expect_eq "rules of adder $p" "$n" 250
+	done
+	tm_ok status --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["rules"]["count"]==2000, d["rules"]' ||
+		fail "status rule count"
+}
+
+test_private_mount_namespace() {
+	lab_pair || return 1
+	local cmd
+	# `ip netns exec` gives a private mount namespace with its own /sys; the
+	# same happens here with unshare and a tmpfs over /sys/fs/bpf.
+	for cmd in "load --dev a0" "add --ip-address 198.18.0.1" "show"; do
+		nsenter --net="/run/netns/$A" unshare -m --propagation private sh -c \
+			'mount -t tmpfs tmpfs /sys/fs/bpf && exec "$@"' sh \
+			"$TM_BIN" --pin-path "$PIN" $cmd >"$WORK/out" 2>"$WORK/err"
+		RC=$?
+		OUT=$(cat "$WORK/out")
+		ERR=$(cat "$WORK/err")
+		expect_eq "exit status of '$cmd' in a private mount namespace" "$RC" 1
+		expect_eq "stdout" "$OUT" ""
+		expect_eq "stderr lines" "$(printf '%s\n' "$ERR" | wc -l)" 1
+		expect_contains "'$cmd' in a private mount namespace" "$ERR" "nsenter --net=/run/netns/NAME"
+	done
+	if nsenter --net="/run/netns/$A" tc qdisc show dev a0 | grep -q clsact; then
+		fail "refused load attached anyway"
+	fi
+	[ ! -e "$PIN" ] || fail "refused load left $PIN"
+}
+
+test_not_root() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	local cmd
+	for cmd in "load --dev a0" "add --ip-address 198.18.0.1" "show" "status" "unload --dev a0" "purge"; do
+		# shellcheck disable=SC2086
+		nsenter --net="/run/netns/$A" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			--inh-caps=-all --bounding-set=-all \
+			"$TM_BIN" --pin-path "$PIN" $cmd >"$WORK/out" 2>"$WORK/err"
+		RC=$?
+		OUT=$(cat "$WORK/out")
+		ERR=$(cat "$WORK/err")
+		expect_eq "exit status of '$cmd' as nobody" "$RC" 1
+		expect_eq "stdout of '$cmd' as nobody" "$OUT" ""
+		expect_eq "stderr lines" "$(printf '%s\n' "$ERR" | wc -l)" 1
+		expect_contains "'$cmd' as nobody" "$ERR" "run as root or grant CAP_BPF and CAP_NET_ADMIN"
+	done
+	tm_ok status
+	expect_contains "still attached" "$OUT" "a0 (ifindex"
+}
+
+test_bpffs_missing() {
+	lab_pair || return 1
+	local dir="$WORK/plain"
+	mkdir -p "$dir"
+	PIN="$dir"
+	PIN_PATHS+=("$PIN")
+	expect_error 1 "bpffs is not mounted at $dir" show
+	expect_error 1 "bpffs is not mounted at $dir" add --ip-address 198.18.0.1
+	# load mounts bpffs there (SPEC §5) and purge takes it away again.
+	MOUNTS+=("$dir")
+	tm_ok load --dev a0
+	[ "$(stat -f -c %T "$dir")" == "bpf_fs" ] || fail "load did not mount bpffs at $dir"
+	[[ "$(stat -c %a "$dir")" == *700 ]] || fail "pin path mode $(stat -c %a "$dir"), expected 700"
+	tm_ok add --ip-address 198.18.0.1
+	tm_ok purge
+	if grep -q " $dir bpf " /proc/mounts; then fail "purge left bpffs mounted at $dir"; fi
+}
+
+test_stacked_devices() {
+	new_ns A a && new_ns B b || return 1
+	veth "$A" p0 198.18.9.1/32 "$B" b0 198.18.0.2/24 || return 1
+	local ns="nsenter --net=/run/netns/$A"
+	$ns ip link add br0 type bridge || return 1
+	$ns ip link set p0 master br0
+	$ns ip addr add 198.18.0.1/24 dev br0
+	$ns ip link set br0 up
+	use "$A"
+	tm_ok load --dev br0
+	expect_error 1 "p0 is stacked on or under br0, which is attached" load --dev p0
+	expect_contains "advice" "$ERR" "--force"
+	tm_ok load --dev p0 --force
+	tm_ok unload --all
+	tm_ok load --dev p0
+	expect_error 1 "br0 is stacked on or under p0, which is attached" load --dev br0
+	# A VLAN over an attached parent is the same; this machine may lack
+	# 802.1Q, so a macvlan (IFLA_LINK like a VLAN) stands in for it. A
+	# bridge port cannot carry a macvlan: use a device of its own.
+	$ns ip link add q0 type veth peer name q1 || return 1
+	$ns ip link set q0 up
+	tm_ok load --dev q0
+	if $ns ip link add link q0 name q0.10 type vlan id 10 2>/dev/null; then
+		expect_error 1 "q0.10 is stacked on or under q0, which is attached" load --dev q0.10
+	else
+		echo "    note: no 802.1Q support here; VLAN case not run"
+	fi
+	$ns ip link add link q0 name mv0 type macvlan mode bridge || return 1
+	expect_error 1 "mv0 is stacked on or under q0, which is attached" load --dev mv0
+	tm_ok unload --dev q0
+	tm_ok load --dev mv0
+	expect_error 1 "q0 is stacked on or under mv0, which is attached" load --dev q0
+}
+
+test_interface_vanished() {
+	lab_pair || return 1
+	local ns="nsenter --net=/run/netns/$A"
+	$ns ip link add t0 type veth peer name t1 || return 1
+	$ns ip link set t0 up
+	tm_ok load --dev a0
+	tm_ok load --dev t0
+	tm_ok add --ip-address 198.18.0.1
+	$ns ip link del t0
+	tm_ok status
+	expect_contains "status names the gone interface" "$OUT" "(gone)"
+	tm unload --dev t0
+	expect_eq "unload of a vanished interface: exit" "$RC" 0
+	expect_contains "unload of a vanished interface" "$OUT" "t0"
+	tm_ok status --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [i["name"] for i in d["interfaces"]]==["a0"], d["interfaces"]' ||
+		fail "vanished interface still recorded: $OUT"
+	expect_error 1 "no such interface 'nope0'" unload --dev nope0
+	expect_eq "rules kept" "$(rule_list)" "198.18.0.1/32"
+}
+
+test_status_text() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok status
+	if printf '%s\n' "$OUT" | grep -q ' $'; then fail "status has trailing spaces: $(printf '%s\n' "$OUT" | grep -n ' $')"; fi
+	expect_contains "status" "$OUT" "a0 (ifindex"
+	expect_contains "status" "$OUT" "pin path:    $PIN"
+	tm_ok unload --dev a0
+	tm_ok status
+	expect_contains "status without interfaces" "$OUT" "interfaces:  none"
+	if printf '%s\n' "$OUT" | grep -q ' $'; then fail "status has trailing spaces"; fi
+}
+
+# ---------------------------------------------------------------- runner
+
+ALL_TESTS=$(declare -F | awk '{print $3}' | grep '^test_' | sed 's/^test_//')
+SELECTED=("$@")
+[ ${#SELECTED[@]} -gt 0 ] || mapfile -t SELECTED <<<"$ALL_TESTS"
+
+for t in "${SELECTED[@]}"; do
+	CURRENT=${t//_/}
+	CURRENT=${CURRENT:0:14}
+	CASE_FAILED=0
+	echo "--- $t"
+	"test_$t"
+	[ $? -eq 0 ] || CASE_FAILED=1
+	if [ "$CASE_FAILED" -eq 0 ]; then
+		PASSED+=("$t")
+		echo "ok   $t"
+	else
+		FAILED+=("$t")
+		echo "FAIL $t"
+		if [ "${TM_CLI_KEEP:-0}" = 1 ]; then
+			echo "kept: namespaces ${NAMESPACES[*]} pin paths ${PIN_PATHS[*]}"
+			trap - EXIT
+			exit 1
+		fi
+	fi
+	teardown_all
+done
+
+echo "${#PASSED[@]} passed, ${#FAILED[@]} failed${FAILED:+: ${FAILED[*]}}"
+[ ${#FAILED[@]} -eq 0 ]
