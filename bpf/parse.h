@@ -162,11 +162,13 @@ struct tm_l4_ports {
 	__be16 dport;
 };
 
+/* The first 14 bytes of TCP, up to the flags. seq/ack as bytes: __be32
+ * members would pad the struct to 16 and make 14- or 15-byte headers look
+ * unreadable. */
 struct tm_tcp_head {
 	__be16 sport;
 	__be16 dport;
-	__be32 seq;
-	__be32 ack;
+	__u8 seq_ack[8];
 	__u8 doff_res;
 	__u8 flags;
 };
