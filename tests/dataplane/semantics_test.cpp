@@ -234,6 +234,11 @@ std::vector<Case> cases()
 	c.push_back({"tcp_header_truncated", "3 B of TCP", {kLan},
 		     {in(truncated(tcp4(A, B, 1000, 80, kSyn), 14 + 23))},
 		     {{kLan, up(1, 23)}}, {.malformed = 1}});
+	c.push_back({"tcp_header_cut_after_flags",
+		     "14 B of TCP still hold the flags: a SYN+ACK seen first names its receiver",
+		     {kLan},
+		     {in(truncated(tcp4(B, A, 80, 1000, kSyn | kAck), 14 + 20 + 14))},
+		     {{kLan, down(1, 34)}}, {.malformed = 0}});
 	c.push_back({"icmp_header_truncated", "4 B of ICMP", {kLan},
 		     {in(truncated(l2().ipv4(A, B).icmp_echo(4, 7).payload(56).build(), 14 + 24))},
 		     {{kLan, up(1, 24)}}, {.malformed = 1}});
