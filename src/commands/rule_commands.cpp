@@ -1,4 +1,6 @@
 // add, del, import, export, list, reset: the rule set and its counters.
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -69,7 +71,7 @@ int cmd_import(const Context &ctx, const ImportArgs &args)
 {
 	std::ifstream in(args.file);
 	if (!in)
-		fail_usage(fmt::format("cannot read {}", args.file.string()));
+		fail_usage(fmt::format("cannot read {}: {}", args.file.string(), std::strerror(errno)));
 	std::stringstream text;
 	text << in.rdbuf();
 	auto wanted = parse_rule_file(text.str(), args.file.string());
