@@ -1,7 +1,7 @@
 #!/bin/bash
 # Control-plane scale benchmarks (issue 3): import and show of 1,000,000
 # IPv4 rules, one `add` as a whole process, peak RSS of `show`. Runs the
-# binary in a network namespace of its own (a dummy device) with a pin path
+# binary in a network namespace of its own (a veth pair) with a pin path
 # of its own; never touches the host's interfaces. Prints a markdown table.
 #
 # usage: bench/cli_scale.sh [BUILDDIR]   (default: builddir-bench)
@@ -21,7 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-tm() { nsenter --net="/run/netns/$NS" "$BIN" --pin-path "$PIN" "$@"; }
+# A command, not a function: /usr/bin/time runs it.
+printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s --pin-path %s "$@"\n' "$NS" "$BIN" "$PIN" >"$WORK/tm"
+chmod +x "$WORK/tm"
+tm() { "$WORK/tm" "$@"; }
 
 # Elapsed seconds and peak RSS (KiB) of one command, output discarded.
 measure() {
@@ -33,44 +36,50 @@ measure() {
 }
 
 ip netns add "$NS"
-ip -n "$NS" link add tmb0 type dummy
-ip -n "$NS" link set tmb0 up
-tm load --dev tmb0 --max-rules "$RULES" >/dev/null
+ip -n "$NS" link add tmb0 type veth peer name tmb1
+ip -n "$NS" link set tmb0 up && ip -n "$NS" link set tmb1 up
+# Room for the add benchmark: a table holding exactly RULES rules is full.
+CAPACITY=${TM_BENCH_CAPACITY:-1048576}
+tm load --dev tmb0 --max-rules "$CAPACITY" >/dev/null
 
-# RULES distinct IPv4 rules: /32s of 10.0.0.0/8 (at most 16M), plus some /24s.
+# RULES distinct IPv4 rules: nine in ten are /32s in 10.0.0.0/8, the
+# tenth /24s from 11.0.0.0/8 on.
 awk -v n="$RULES" 'BEGIN {
 	printf "{\"rules\": [";
 	for (i = 0; i < n; i++) {
-		if (i % 10 == 9)
-			r = sprintf("11.%d.%d.0/24", int(i / 65536) % 256, int(i / 256) % 256) "";
-		else
-			r = sprintf("10.%d.%d.%d/32", int(i / 65536) % 256, int(i / 256) % 256, i % 256);
+		if (i % 10 == 9) {
+			j = int(i / 10);
+			r = sprintf("%d.%d.%d.0/24", 11 + int(j / 65536), int(j / 256) % 256, j % 256);
+		} else {
+			k = i - int(i / 10);
+			r = sprintf("10.%d.%d.%d/32", int(k / 65536) % 256, int(k / 256) % 256, k % 256);
+		}
 		printf "%s\"%s\"", (i ? ", " : ""), r;
 	}
 	printf "]}\n";
 }' >"$WORK/rules.json"
-# The /24s above collide where i/256 repeats; count what the file really holds.
 UNIQUE=$(python3 -c 'import json,sys; print(len(set(json.load(open(sys.argv[1]))["rules"])))' "$WORK/rules.json")
 if [ "$UNIQUE" != "$RULES" ]; then
 	echo "rule file holds $UNIQUE distinct rules, not $RULES" >&2
 	exit 1
 fi
 
-read -r import_s import_kb < <(measure tm import --file "$WORK/rules.json")
-read -r json_s json_kb < <(measure tm show --json)
+read -r import_s import_kb < <(measure "$WORK/tm" import --file "$WORK/rules.json")
+echo "import: $import_s s, $import_kb KiB" >&2
+read -r json_s json_kb < <(measure "$WORK/tm" show --json)
+echo "show --json: $json_s s, $json_kb KiB" >&2
 count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["rules"]))' "$WORK/out")
 [ "$count" = "$RULES" ] || { echo "show --json printed $count rules, expected $RULES" >&2; exit 1; }
-read -r table_s table_kb < <(measure tm show)
-read -r csv_s csv_kb < <(measure tm show --csv)
+read -r table_s table_kb < <(measure "$WORK/tm" show)
+read -r csv_s csv_kb < <(measure "$WORK/tm" show --csv)
 
 # One add, whole process (with RULES rules present); the rule is deleted
 # before each run so every run really adds.
 add_cmd="nsenter --net=/run/netns/$NS $BIN --pin-path $PIN add --ip-address 198.18.0.0/24"
 del_cmd="nsenter --net=/run/netns/$NS $BIN --pin-path $PIN del --ip-address 198.18.0.0/24 >/dev/null 2>&1 || true"
 if command -v hyperfine >/dev/null; then
-	hyperfine -N --warmup 3 --runs 30 --prepare "$del_cmd" --export-json "$WORK/add.json" \
-		"$add_cmd" >/dev/null 2>&1 || hyperfine --warmup 3 --runs 30 --prepare "$del_cmd" \
-		--export-json "$WORK/add.json" "$add_cmd" >/dev/null
+	hyperfine --warmup 3 --runs 30 --prepare "$del_cmd" --export-json "$WORK/add.json" \
+		"$add_cmd" >"$WORK/hyperfine.log" 2>&1 || { cat "$WORK/hyperfine.log" >&2; exit 1; }
 	add_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f (median %.1f, min %.1f)" % (r["mean"]*1e3, r["median"]*1e3, r["min"]*1e3))' "$WORK/add.json")
 	add_tool="hyperfine, 30 runs"
 else
@@ -88,7 +97,7 @@ read -r nsenter_s _ < <(measure nsenter --net="/run/netns/$NS" true)
 
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t) ? "met" : "MISSED" }'; }
 
-echo "| benchmark ($RULES IPv4 rules) | time | peak RSS | target |"
+echo "| benchmark ($RULES IPv4 rules, --max-rules $CAPACITY) | time | peak RSS | target |"
 echo "|---|---:|---:|---|"
 echo "| import --file (1 process) | ${import_s} s | $((import_kb / 1024)) MiB | < 5 s: $(verdict "$import_s" 5) |"
 echo "| show --json | ${json_s} s | $((json_kb / 1024)) MiB | < 3 s: $(verdict "$json_s" 3) |"

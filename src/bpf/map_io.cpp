@@ -55,6 +55,32 @@ void read_array_chunks(const Fd &map, size_t value_size,
 	}
 }
 
+void read_array_range(const Fd &map, size_t value_size, uint32_t first, uint32_t count,
+		      uint8_t *values)
+{
+	std::vector<uint32_t> keys(std::min(kChunk, count));
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t done = 0;
+	while (done < count) {
+		// An array's batch cursor is the key read last: start after first - 1.
+		uint32_t n = std::min(kChunk, count - done), in_batch = first + done - 1, out_batch = 0;
+		int err = bpf_map_lookup_batch(map.get(), first + done ? &in_batch : nullptr, &out_batch,
+					       keys.data(), values + done * value_size, &n, &opts);
+		if (err && batch_unsupported(errno))
+			break;
+		if (err && errno != ENOENT)
+			fail_errno("cannot read map", errno);
+		done += n;
+		if (err || n == 0)
+			break; // end of map
+	}
+	for (; done < count; ++done) {
+		uint32_t key = first + done;
+		if (bpf_map_lookup_elem(map.get(), &key, values + done * value_size))
+			fail_errno("cannot read map", errno);
+	}
+}
+
 void write_array(const Fd &map, std::span<const uint32_t> keys, const uint8_t *values,
 		 size_t value_size)
 {

@@ -16,6 +16,11 @@ namespace tmeter {
 void read_array_chunks(const Fd &map, size_t value_size,
 		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn);
 
+// Reads keys first..first+count-1 of an array map into values (count *
+// value_size bytes).
+void read_array_range(const Fd &map, size_t value_size, uint32_t first, uint32_t count,
+		      uint8_t *values);
+
 // Writes values[i] (value_size bytes each) at keys[i].
 void write_array(const Fd &map, std::span<const uint32_t> keys, const uint8_t *values,
 		 size_t value_size);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,9 @@
 
 namespace tmeter {
 namespace {
+
+// Changes up to this many rules never read the whole slot table.
+constexpr size_t kSparseLimit = 4096;
 
 Cidr cidr_of(const tm_rule_slot &s)
 {
@@ -61,6 +65,11 @@ std::vector<uint8_t> fresh_counters(const std::vector<uint32_t> &serials, unsign
 	return buf;
 }
 
+const Fd &trie_for(const MapSet &maps, const Cidr &c)
+{
+	return c.family == TM_FAMILY_IPV4 ? maps.rules_v4 : maps.rules_v6;
+}
+
 struct SlotTable {
 	std::vector<tm_rule_slot> slots; // indexed by slot
 	std::map<Cidr, uint32_t> by_cidr;
@@ -80,10 +89,74 @@ SlotTable read_slots(const MapSet &maps)
 	return t;
 }
 
-const Fd &trie_for(const MapSet &maps, const Cidr &c)
-{
-	return c.family == TM_FAMILY_IPV4 ? maps.rules_v4 : maps.rules_v6;
-}
+// The slot table as apply() needs it. A small change (the everyday `add`
+// or `del`) reads only the windows it touches and finds rules through the
+// tries, so its cost does not grow with the table; a large one reads it all.
+class SlotView {
+public:
+	SlotView(const MapSet &maps, uint32_t capacity) : maps_(maps), capacity_(capacity) {}
+
+	uint32_t capacity() const { return capacity_; }
+
+	void load_all()
+	{
+		SlotTable t = read_slots(maps_);
+		for (uint32_t w = 0; w * kWindow < t.slots.size(); ++w) {
+			auto first = t.slots.begin() + w * kWindow;
+			auto last = t.slots.begin() + std::min<size_t>(t.slots.size(), (w + 1) * kWindow);
+			windows_[w].assign(first, last);
+		}
+		by_cidr_ = std::move(t.by_cidr);
+		complete_ = true;
+	}
+
+	tm_rule_slot &at(uint32_t slot)
+	{
+		auto it = windows_.find(slot / kWindow);
+		if (it == windows_.end()) {
+			uint32_t first = slot / kWindow * kWindow;
+			uint32_t count = std::min(kWindow, capacity_ - first);
+			std::vector<tm_rule_slot> w(count);
+			read_array_range(maps_.rule_slots, sizeof(tm_rule_slot), first, count,
+					 reinterpret_cast<uint8_t *>(w.data()));
+			it = windows_.emplace(slot / kWindow, std::move(w)).first;
+		}
+		return it->second[slot % kWindow];
+	}
+
+	// The slot of an existing rule.
+	std::optional<uint32_t> find(const Cidr &c)
+	{
+		if (complete_) {
+			auto it = by_cidr_.find(c);
+			return it == by_cidr_.end() ? std::nullopt : std::optional(it->second);
+		}
+		// The trie's longest match for the rule's own key is the rule if it
+		// exists; the slot table says whether the match is exactly it.
+		tm_rule_ref ref{};
+		auto key = lpm_key(c);
+		if (bpf_map_lookup_elem(trie_for(maps_, c).get(), key.data(), &ref)) {
+			if (errno == ENOENT)
+				return std::nullopt;
+			fail_errno(fmt::format("cannot look up rule {}", c.str()), errno);
+		}
+		if (ref.slot >= capacity_)
+			return std::nullopt;
+		const tm_rule_slot &s = at(ref.slot);
+		if (s.family == TM_FAMILY_NONE || s.serial != ref.serial || cidr_of(s) != c)
+			return std::nullopt;
+		return ref.slot;
+	}
+
+private:
+	static constexpr uint32_t kWindow = 1024;
+	const MapSet &maps_;
+	uint32_t capacity_;
+	bool complete_ = false;
+	std::unordered_map<uint32_t, std::vector<tm_rule_slot>> windows_;
+	std::map<Cidr, uint32_t> by_cidr_;
+};
+
 
 void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
 		 const std::vector<tm_rule_slot> &values)
@@ -146,42 +219,80 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 {
 	ChangeResult result;
 	tm_config cfg = maps_.read_config();
-	SlotTable table = read_slots(maps_);
+	const uint32_t capacity = cfg.max_rules ? cfg.max_rules : MapSet::capacity(maps_.rule_slots);
+	SlotView table(maps_, capacity);
+	if (change.add.size() + change.del.size() > kSparseLimit)
+		table.load_all();
 
 	// Validate everything before touching the kernel.
-	std::set<Cidr> to_delete;
+	std::map<Cidr, uint32_t> to_delete; // rule -> its slot
 	for (const auto &c : change.del) {
-		if (!table.by_cidr.contains(c))
+		auto slot = table.find(c);
+		if (!slot)
 			fail_runtime(fmt::format("no such rule {}", c.str()));
-		to_delete.insert(c);
+		to_delete.emplace(c, *slot);
 	}
-	std::set<Cidr> to_add;
+	// Sorted and unique, as a set would be, at a fraction of a million-rule
+	// import's cost.
+	std::vector<Cidr> to_add;
 	for (const auto &c : change.add) {
-		if (table.by_cidr.contains(c) && !to_delete.contains(c))
+		if (to_delete.contains(c))
+			continue;
+		if (table.find(c))
 			result.already_present.push_back(c);
-		else if (!table.by_cidr.contains(c))
-			to_add.insert(c);
+		else
+			to_add.push_back(c);
 	}
-	const size_t capacity = cfg.max_rules ? cfg.max_rules : table.slots.size();
-	if (table.by_cidr.size() - to_delete.size() + to_add.size() > capacity)
-		fail_runtime(fmt::format("rule table full ({}); reload with --max-rules", capacity));
+	std::sort(to_add.begin(), to_add.end());
+	to_add.erase(std::unique(to_add.begin(), to_add.end()), to_add.end());
 
-	// Deletes first, so their slots count as free. Tries first, so no new
-	// packet resolves to the slot; the counters stay as they are (flows that
-	// cached the rule add there harmlessly until the slot is reused with a
-	// new serial), which also lets a failed change restore them intact.
+	// Deleted rules' slots count as free from here on; their values are
+	// kept to restore them if the change fails.
 	std::vector<uint32_t> freed;
 	std::vector<tm_rule_slot> freed_values;
 	std::set<uint32_t> freed_set;
-	for (const auto &c : to_delete) {
-		uint32_t slot = table.by_cidr.at(c);
+	for (const auto &[c, slot] : to_delete) {
+		freed.push_back(slot);
+		freed_values.push_back(table.at(slot));
+		freed_set.insert(slot);
+		table.at(slot).family = TM_FAMILY_NONE;
+	}
+
+	// Allocate next-fit from the cursor, so a freed slot is reused last; a
+	// slot freed by this very change only when nothing else is free. A rule
+	// that finds no slot in two rounds means the table is full: checked
+	// before anything in the kernel changes.
+	std::vector<uint32_t> new_slots, new_serials;
+	std::vector<tm_rule_slot> new_values;
+	new_slots.reserve(to_add.size());
+	uint32_t cursor = cfg.next_slot % capacity;
+	for (const auto &c : to_add) {
+		for (size_t steps = 0;; ++steps) {
+			if (steps == 2 * size_t(capacity))
+				fail_runtime(fmt::format("rule table full ({}); reload with --max-rules",
+							 capacity));
+			if (table.at(cursor).family == TM_FAMILY_NONE &&
+			    (steps >= capacity || !freed_set.contains(cursor)))
+				break;
+			cursor = (cursor + 1) % capacity;
+		}
+		if (++cfg.next_serial == 0)
+			++cfg.next_serial; // serial 0 means "no rule"
+		new_slots.push_back(cursor);
+		new_serials.push_back(cfg.next_serial);
+		new_values.push_back(slot_of(c, cfg.next_serial));
+		table.at(cursor).family = c.family; // reserve
+		cursor = (cursor + 1) % capacity;
+	}
+	cfg.next_slot = cursor;
+
+	// Deletes first. Tries first, so no new packet resolves to the slot; the
+	// counters stay as they are (flows that cached the rule add there
+	// harmlessly until the slot is reused with a new serial), which also
+	// lets a failed change restore them intact.
+	for (const auto &[c, slot] : to_delete)
 		if (bpf_map_delete_elem(trie_for(maps_, c).get(), lpm_key(c).data()) && errno != ENOENT)
 			fail_errno(fmt::format("cannot delete rule {}", c.str()), errno);
-		freed.push_back(slot);
-		freed_values.push_back(table.slots[slot]);
-		freed_set.insert(slot);
-		table.slots[slot].family = TM_FAMILY_NONE;
-	}
 	write_slots(maps_, freed, std::vector<tm_rule_slot>(freed.size()));
 	auto undo_deletes = [&] {
 		write_slots(maps_, freed, freed_values);
@@ -191,32 +302,6 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 			bpf_map_update_elem(trie_for(maps_, c).get(), lpm_key(c).data(), &ref, BPF_ANY);
 		}
 	};
-
-	// Allocate next-fit from the cursor, so a freed slot is reused last; a
-	// slot freed by this very change only when nothing else is free.
-	std::vector<uint32_t> new_slots, new_serials;
-	std::vector<tm_rule_slot> new_values;
-	new_slots.reserve(to_add.size());
-	uint32_t cursor = cfg.next_slot % capacity;
-	for (const auto &c : to_add) {
-		bool allow_freed = false;
-		for (size_t steps = 0;; ++steps) {
-			if (steps == capacity)
-				allow_freed = true;
-			if (table.slots[cursor].family == TM_FAMILY_NONE &&
-			    (allow_freed || !freed_set.contains(cursor)))
-				break;
-			cursor = (cursor + 1) % capacity;
-		}
-		if (++cfg.next_serial == 0)
-			++cfg.next_serial; // serial 0 means "no rule"
-		new_slots.push_back(cursor);
-		new_serials.push_back(cfg.next_serial);
-		new_values.push_back(slot_of(c, cfg.next_serial));
-		table.slots[cursor].family = c.family; // reserve
-		cursor = (cursor + 1) % capacity;
-	}
-	cfg.next_slot = cursor;
 
 	// Counters first (with their serial), then the slot table, then the
 	// tries: a packet that matches a new rule always finds its counters.
@@ -244,22 +329,60 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 		undo_adds();
 		throw;
 	}
-	size_t i = 0;
-	for (const auto &c : to_add) {
-		tm_rule_ref ref{new_slots[i], new_serials[i]};
-		++i;
-		if (bpf_map_update_elem(trie_for(maps_, c).get(), lpm_key(c).data(), &ref, BPF_NOEXIST)) {
-			int err = errno;
+	// One batch per family (IPv4 sorts first, so what went in is always a
+	// prefix of to_add); element by element where the kernel has no batch.
+	auto insert = [&](size_t first, size_t last) {
+		if (first == last)
+			return;
+		const Fd &trie = trie_for(maps_, to_add[first]);
+		std::vector<uint8_t> keys;
+		std::vector<tm_rule_ref> refs;
+		for (size_t j = first; j < last; ++j) {
+			auto k = lpm_key(to_add[j]);
+			keys.insert(keys.end(), k.begin(), k.end());
+			refs.push_back({new_slots[j], new_serials[j]});
+		}
+		const size_t key_size = keys.size() / (last - first);
+		// BPF_ANY: batches take no BPF_NOEXIST, and validation under the
+		// lock has shown that none of these rules is in the trie.
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int err = 0;
+		bool batch = true;
+		while (inserted < last) {
+			size_t j = inserted - first;
+			if (batch) {
+				uint32_t count = uint32_t(std::min<size_t>(16384, last - inserted));
+				// On failure the count may be stale: redo the chunk one by one.
+				if (bpf_map_update_batch(trie.get(), keys.data() + j * key_size, &refs[j],
+							 &count, &opts))
+					batch = false;
+				else
+					inserted += count;
+				continue;
+			}
+			if (bpf_map_update_elem(trie.get(), keys.data() + j * key_size, &refs[j], BPF_ANY)) {
+				err = errno;
+				break;
+			}
+			++inserted;
+		}
+		if (err) {
+			const Cidr &c = to_add[inserted];
 			undo_adds();
 			if (err == ENOSPC || err == E2BIG)
 				fail_runtime(fmt::format("rule table full ({}); reload with --max-rules",
 							 capacity));
 			fail_errno(fmt::format("cannot add rule {}", c.str()), err);
 		}
-		++inserted;
-		result.added.push_back(c);
-	}
-	result.deleted.assign(to_delete.begin(), to_delete.end());
+	};
+	size_t first_v6 = size_t(std::partition_point(to_add.begin(), to_add.end(),
+						       [](const Cidr &c) { return c.family == TM_FAMILY_IPV4; }) -
+				  to_add.begin());
+	insert(0, first_v6);
+	insert(first_v6, to_add.size());
+	result.added = to_add;
+	for (const auto &[c, slot] : to_delete)
+		result.deleted.push_back(c);
 
 	if (!to_add.empty() || !to_delete.empty()) {
 		++cfg.generation;
