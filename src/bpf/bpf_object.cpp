@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -118,10 +119,16 @@ BpfObject BpfObject::load(const LoadSettings &settings)
 		raw->skeleton->data = obj.file_bytes_.data();
 		raw->skeleton->data_sz = obj.file_bytes_.size();
 	}
-	if (int err = bpf_object__open_skeleton(raw->skeleton, nullptr))
+	if (int err = bpf_object__open_skeleton(raw->skeleton, nullptr)) {
+		// libbpf says ESRCH when a map or program the skeleton names is missing.
+		if (std::abs(err) == ESRCH)
+			fail_runtime(fmt::format("cannot open BPF object{}: not a traffic_meter object of "
+						 "this version (maps or programs missing)",
+						 settings.object_file ? " " + settings.object_file->string() : ""));
 		fail_runtime(fmt::format("cannot open BPF object{}: {}",
 					 settings.object_file ? " " + settings.object_file->string() : "",
 					 explain_errno("", err).substr(2)));
+	}
 
 	const bool reuse = MapSet::exists(settings.pin_dir);
 	if (reuse) {

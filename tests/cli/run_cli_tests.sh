@@ -2,7 +2,7 @@
 # Command-level tests: run the built traffic_meter as an operator would, each
 # test in a network namespace and a pin path of its own (SPEC §6).
 #
-#   run_cli_tests.sh /path/to/traffic_meter /path/to/foreign_counter.bpf.o [TEST...]
+#   run_cli_tests.sh TRAFFIC_METER FOREIGN_BPF_O TRAFFIC_METER_BPF_O [TEST...]
 #
 # Needs root. Uses only 198.18.0.0/15 and 2001:db8::/32 inside namespaces it
 # creates; never touches the host's interfaces. Everything is removed on
@@ -10,8 +10,9 @@
 set -u
 
 TM_BIN=$(realpath "${1:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O [TEST...]}")
-FOREIGN_O=$(realpath "${2:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O [TEST...]}")
-shift 2
+FOREIGN_O=$(realpath "${2:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O TRAFFIC_METER_BPF_O [TEST...]}")
+TM_BPF_O=$(realpath "${3:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O TRAFFIC_METER_BPF_O [TEST...]}")
+shift 3
 RUN_ID="tmc$$"
 WORK=$(mktemp -d "/tmp/tm-cli-$RUN_ID.XXXXXX")
 NAMESPACES=()
@@ -413,6 +414,25 @@ test_foreign_filter() {
 	$ns tc qdisc show dev a0 | grep -q clsact || fail "load did not create clsact"
 	tm_ok unload --dev a0
 	if $ns tc qdisc show dev a0 | grep -q clsact; then fail "unload left our clsact behind"; fi
+}
+
+test_object_option() {
+	lab_pair || return 1
+	expect_error 2 "cannot read --object $WORK/none.o" load --dev a0 --object "$WORK/none.o"
+	expect_error 1 "not a traffic_meter object" load --dev a0 --object "$FOREIGN_O"
+	[ ! -e "$PIN/tm_config" ] || fail "a refused --object left state behind"
+	if nsenter --net="/run/netns/$A" tc qdisc show dev a0 | grep -q clsact; then
+		fail "a refused --object left clsact behind"
+	fi
+	# The README's usage: the object file built next to the binary.
+	tm_ok load --dev a0 --object "$TM_BPF_O"
+	tm_ok add --ip-address 198.18.0.2
+	ping_n "$A" 198.18.0.2 2 64 || fail "ping"
+	local b=$(ip_bytes 2 64)
+	expect_eq "counted with --object" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
+	# Swapping the embedded object in keeps the counters.
+	tm_ok load --dev a0
+	expect_eq "after re-load with the embedded object" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
 }
 
 test_table_full() {
