@@ -219,6 +219,9 @@ test_rules_basic() {
 	[ ! -e "$PIN/tm_config" ] || fail "a failed load left state behind"
 	tm_ok load --dev a0
 	expect_contains "load output" "$OUT" "attached to a0"
+	# One bad address among good ones: nothing is added.
+	expect_error 2 "invalid IP address 'bogus'" add --ip-address 198.18.0.0/24 --ip-address bogus
+	expect_eq "list after refused add" "$(rule_list)" ""
 	tm_ok add --ip-address 198.18.0.0/24 --ip-address 2001:DB8::/64 --ip-address 10.0.0.1
 	expect_eq "add output" "$OUT" $'added 10.0.0.1/32\nadded 198.18.0.0/24\nadded 2001:db8::/64'
 	expect_eq "list" "$(rule_list)" $'10.0.0.1/32\n198.18.0.0/24\n2001:db8::/64'
@@ -488,6 +491,30 @@ test_concurrent_adds() {
 		n=$(rule_list | grep -c "^198\.18\.$p\.")
 		expect_eq "rules of adder $p" "$n" 250
 	done
+	# Re-loads and deletes racing with adds: the lock keeps every change whole.
+	pids=()
+	for p in 1 2 3 4; do
+		(
+			for i in $(seq 0 49); do
+				nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" del \
+					--ip-address "198.18.$p.$i" >/dev/null 2>&1 || exit 1
+				nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" add \
+					--ip-address "198.19.$p.$i" >/dev/null 2>&1 || exit 1
+			done
+		) &
+		pids+=($!)
+	done
+	for i in 1 2 3; do
+		nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" load --dev a0 >/dev/null ||
+			fail "re-load during concurrent changes"
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || fail "a concurrent del/add worker failed"
+	done
+	n=$(rule_list | grep -c .)
+	expect_eq "rules after concurrent del/add/re-load" "$n" 2000
+	n=$(rule_list | grep -c '^198\.19\.')
+	expect_eq "rules added during re-loads" "$n" 200
 	tm_ok status --json
 	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["rules"]["count"]==2000, d["rules"]' ||
 		fail "status rule count"
