@@ -6,14 +6,14 @@
 # all logs stay in $E2E_LOG_DIR (default: a temporary directory).
 # Exit status: 0 only if at least one test ran and every test passed.
 # Environment: TM (binary, default builddir/traffic_meter), E2E_TIMEOUT
-# (per test, seconds, default 180), KEEP=1 (keep a failed lab).
+# (per test, seconds, default 300), KEEP=1 (keep a failed lab).
 set -uo pipefail
 
 dir=$(cd "$(dirname "$0")" && pwd)
 export TM=${TM:-$(cd "$dir/../.." && pwd)/builddir/traffic_meter}
 log_dir=${E2E_LOG_DIR:-$(mktemp -d /tmp/tm-e2e-logs.XXXXXX)}
 mkdir -p "$log_dir"
-per_test=${E2E_TIMEOUT:-180}
+per_test=${E2E_TIMEOUT:-300}
 
 tests=()
 if (($#)); then
