@@ -637,6 +637,53 @@ test_interface_vanished() {
 	expect_eq "rules kept" "$(rule_list)" "198.18.0.1/32"
 }
 
+test_filters_removed_behind_our_back() {
+	lab_pair || return 1
+	local ns="nsenter --net=/run/netns/$A"
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	$ns tc qdisc del dev a0 clsact || return 1
+	tm_ok status
+	expect_contains "status shows the missing hooks" "$OUT" "ingress NO, egress NO"
+	tm_ok load --dev a0
+	ping_n "$A" 198.18.0.2 2 64 || fail "ping"
+	local b=$(ip_bytes 2 64)
+	expect_eq "counting again after re-load" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
+	$ns tc qdisc del dev a0 clsact || return 1
+	tm_ok unload --dev a0
+	tm_ok status
+	expect_contains "nothing attached" "$OUT" "interfaces:  none"
+}
+
+test_ipv6_and_sort() {
+	lab_pair || return 1
+	ip -n "$A" addr add 2001:db8::1/64 dev a0 nodad
+	ip -n "$B" addr add 2001:db8::2/64 dev b0 nodad
+	# Static neighbours: no neighbour discovery adds packets the test did
+	# not choose.
+	ip -n "$A" -6 neigh add 2001:db8::2 lladdr "$(ip -n "$B" -br link show b0 | awk '{print $3}')" dev a0 nud permanent
+	ip -n "$B" -6 neigh add 2001:db8::1 lladdr "$(ip -n "$A" -br link show a0 | awk '{print $3}')" \
+		dev b0 nud permanent
+	tm_ok load --dev a0
+	tm_ok add --ip-address 2001:db8::1 --ip-address 198.18.0.1 --ip-address 2001:db8::/64
+	ping_n "$A" 2001:db8::2 3 100 || fail "ping -6"
+	ping_n "$A" 198.18.0.2 1 1000 || fail "ping"
+	local b6=$((3 * (40 + 8 + 100))) b4=$((28 + 1000))
+	expect_eq "IPv6 host rule" "$(counters 2001:db8::1/128)" "$b6 3 $b6 3"
+	expect_eq "IPv6 prefix rule, counted once per packet" "$(counters 2001:db8::/64)" "$b6 3 $b6 3"
+	expect_eq "IPv4 rule" "$(counters 198.18.0.1/32)" "$b4 1 $b4 1"
+	tm_ok show
+	expect_eq "default order: IPv4 first, then address, then prefix" \
+		"$(printf '%s\n' "$OUT" | awk 'NR>1 {print $1}' | tr '\n' ' ')" \
+		"198.18.0.1/32 2001:db8::/64 2001:db8::1/128 "
+	tm_ok show --sort total
+	expect_eq "--sort total" "$(printf '%s\n' "$OUT" | awk 'NR>1 {print $1}' | tr '\n' ' ')" \
+		"198.18.0.1/32 2001:db8::/64 2001:db8::1/128 "
+	tm_ok show --sort up --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin)["rules"]; assert r[0]["rule"]=="198.18.0.1/32" and r[0]["family"]=="ipv4" and r[1]["family"]=="ipv6", r' ||
+		fail "show --sort up --json: $OUT"
+}
+
 test_status_text() {
 	lab_pair || return 1
 	tm_ok load --dev a0
