@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <set>
@@ -179,24 +180,58 @@ RuleStore::RuleStore(const MapSet &maps) : maps_(maps) {}
 
 std::vector<RuleEntry> RuleStore::rules() const
 {
-	auto table = read_slots(maps_);
+	// SPEC order without a node per rule: IPv4 rules sort on one integer
+	// (address, then prefix length), IPv6 rules on the Cidr order.
+	std::vector<std::pair<uint64_t, RuleEntry>> v4;
+	std::vector<RuleEntry> v6;
+	read_array_chunks(maps_.rule_slots, sizeof(tm_rule_slot),
+			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
+				  auto *v = reinterpret_cast<const tm_rule_slot *>(values);
+				  for (uint32_t i = 0; i < count; ++i) {
+					  if (v[i].family == TM_FAMILY_NONE)
+						  continue;
+					  RuleEntry e{cidr_of(v[i]), first + i, v[i].serial};
+					  if (e.cidr.family == TM_FAMILY_IPV4) {
+						  uint64_t key = uint64_t(v[i].addr[0]) << 32 |
+								 uint64_t(v[i].addr[1]) << 24 |
+								 uint64_t(v[i].addr[2]) << 16 |
+								 uint64_t(v[i].addr[3]) << 8 | v[i].prefixlen;
+						  v4.emplace_back(key, e);
+					  } else {
+						  v6.push_back(e);
+					  }
+				  }
+			  });
+	std::sort(v4.begin(), v4.end(),
+		  [](const auto &a, const auto &b) { return a.first < b.first; });
+	std::sort(v6.begin(), v6.end(),
+		  [](const RuleEntry &a, const RuleEntry &b) { return a.cidr < b.cidr; });
 	std::vector<RuleEntry> out;
-	out.reserve(table.by_cidr.size());
-	for (const auto &[cidr, slot] : table.by_cidr)
-		out.push_back({cidr, slot, table.slots[slot].serial});
+	out.reserve(v4.size() + v6.size());
+	for (const auto &[key, e] : v4)
+		out.push_back(e);
+	out.insert(out.end(), v6.begin(), v6.end());
 	return out;
 }
 
 std::vector<RuleCounters> RuleStore::counters() const
 {
 	auto entries = rules();
-	std::vector<tm_counters> sums(MapSet::capacity(maps_.counters));
+	constexpr uint32_t kNoRow = UINT32_MAX;
+	std::vector<uint32_t> row_of(MapSet::capacity(maps_.counters), kNoRow);
+	std::vector<RuleCounters> out(entries.size());
+	for (size_t i = 0; i < entries.size(); ++i) {
+		out[i].cidr = entries[i].cidr;
+		row_of[entries[i].slot] = uint32_t(i);
+	}
 	const unsigned cpus = possible_cpus();
 	read_array_chunks(maps_.counters, cpus * sizeof(tm_counters),
 			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
 				  auto *v = reinterpret_cast<const tm_counters *>(values);
 				  for (uint32_t i = 0; i < count; ++i) {
-					  tm_counters &s = sums[first + i];
+					  if (row_of[first + i] == kNoRow)
+						  continue;
+					  RuleCounters &s = out[row_of[first + i]];
 					  for (unsigned cpu = 0; cpu < cpus; ++cpu) {
 						  const tm_counters &c = v[i * cpus + cpu];
 						  s.up_bytes += c.up_bytes;
@@ -206,12 +241,6 @@ std::vector<RuleCounters> RuleStore::counters() const
 					  }
 				  }
 			  });
-	std::vector<RuleCounters> out;
-	out.reserve(entries.size());
-	for (const auto &e : entries) {
-		const tm_counters &s = sums[e.slot];
-		out.push_back({e.cidr, s.up_bytes, s.up_packets, s.down_bytes, s.down_packets});
-	}
 	return out;
 }
 
