@@ -398,6 +398,14 @@ std::vector<Case> cases()
 						       .build(),
 					       40 + 8 + 8)))},
 		     {{kSrv6, both(2, 48 + 40 + 8 + 56, 1, 48)}}, {}, 1});
+	c.push_back({"icmp_error_quoting_echo", "an error about B's echo reply uses the echo "
+						"flow A originated: upstream",
+		     {kLan, kSrv},
+		     {in(l2().ipv4(A, B).icmp_echo(4, 5).payload(56).build()),
+		      in(icmp4_error(A, B, 3,
+				     truncated(PacketBuilder().ipv4(B, A).icmp_echo(4, 5, 1, true).payload(56).build(),
+					       28)))},
+		     {{kLan, up(2, 84 + 56)}, {kSrv, up(2, 84 + 56)}}, {}, 1});
 	c.push_back({"icmp_error_unreadable_quote", "a 10 B quote: an ordinary ICMP packet",
 		     {kLan, kRtr},
 		     {in(icmp4_error(R, A, 3, Bytes(10, 0x45)))},
@@ -508,6 +516,10 @@ std::vector<Case> cases()
 		     {in_l3(PacketBuilder().ipv4(A, B).tcp(1, 2, kSyn).build()),
 		      out_l3(PacketBuilder().ipv4(B, A).tcp(2, 1, kSyn | kAck).build())},
 		     {{kLan, both(1, 40, 1, 40)}}});
+	c.push_back({"l3_egress_from_attached_skipped", "the skip applies to L3 devices too", {kLan},
+		     {attach(4), {.ev = {.frame = PacketBuilder().ipv4(A, B).udp(1, 2).build(),
+					 .hook = Hook::kEgress, .l3 = true, .ingress_ifindex = 4}}},
+		     {}, {.egress_skipped = 1, .counted = 0}});
 	c.push_back({"l3_not_ip", "version nibble 0", {kLan},
 		     {in_l3(Bytes(20, 0))}, {}, {.not_ip = 1, .malformed = 0}});
 
