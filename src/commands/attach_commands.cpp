@@ -130,6 +130,8 @@ int cmd_unload(const Context &ctx, const UnloadArgs &args)
 			   forgotten.size() > 1 ? "s" : "", fmt::join(forgotten, ", "));
 		return kExitOk;
 	}
+	if (targets.empty())
+		fmt::print("traffic_meter is attached nowhere; nothing to detach\n");
 	for (const auto &[ifindex, name] : targets) {
 		// The interface may be gone; then only our record of it remains.
 		if (!name.empty())

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <optional>
 #include <utility>
 
@@ -35,10 +38,33 @@ std::optional<std::pair<dev_t, ino_t>> mount_ns_of(const char *proc_path)
 	return std::pair{st.st_dev, st.st_ino};
 }
 
+// `ip netns exec NAME` remounts /sys as a sysfs whose source is NAME; a
+// host's /sys has source "sysfs".
+bool sysfs_of_ip_netns_exec()
+{
+	std::ifstream in("/proc/self/mountinfo");
+	std::string line, source;
+	while (std::getline(in, line)) {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS
+		std::istringstream fields(line);
+		std::string id, parent, dev, root, point;
+		fields >> id >> parent >> dev >> root >> point;
+		auto dash = line.find(" - ");
+		if (point != "/sys" || dash == std::string::npos)
+			continue;
+		std::istringstream tail(line.substr(dash + 3));
+		std::string fstype, src;
+		tail >> fstype >> src;
+		if (fstype == "sysfs")
+			source = src; // the last mount on /sys is the visible one
+	}
+	return !source.empty() && source != "sysfs" && source != "none";
+}
+
 // `ip netns exec` gives the command its own mount namespace; a bpffs mounted
 // or pinned there vanishes when the command exits. Init's namespace is the
 // reference; when /proc/1 is not readable, a parent in another namespace
-// than ours still shows a namespace made just for this command.
+// than ours, or the /sys that `ip netns exec` mounts, gives it away.
 bool in_private_mount_ns()
 {
 	auto self = mount_ns_of("/proc/self/ns/mnt");
@@ -47,7 +73,7 @@ bool in_private_mount_ns()
 	if (auto init = mount_ns_of("/proc/1/ns/mnt"))
 		return *init != *self;
 	auto parent = mount_ns_of(fmt::format("/proc/{}/ns/mnt", getppid()).c_str());
-	return parent && *parent != *self;
+	return (parent && *parent != *self) || sysfs_of_ip_netns_exec();
 }
 
 [[noreturn]] void fail_not_bpffs(const std::filesystem::path &dir)
@@ -84,6 +110,12 @@ void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode)
 		if (mkdir(dir.c_str(), 0700) && errno != EEXIST)
 			fail_errno(fmt::format("cannot create pin path {}", dir.string()), errno);
 	}
+	// Mounting over files would hide them: a mistyped --pin-path such as
+	// /tmp must not swallow a directory in use.
+	if (exists && !on_bpffs(dir) && !std::filesystem::is_empty(dir, ec))
+		fail_runtime(fmt::format("pin path {} is not on bpffs and is not empty; refusing to "
+					 "mount bpffs over it: pass an empty or new directory",
+					 dir.string()));
 	if (!on_bpffs(dir) && mount("bpf", dir.c_str(), "bpf", 0, "mode=0700"))
 		fail_errno(fmt::format("cannot mount bpffs at {}", dir.string()), errno);
 	chmod(dir.c_str(), 0700);

@@ -375,6 +375,8 @@ test_unload_load_other() {
 	expect_contains "unload --all" "$OUT" "detached from a0"
 	expect_contains "unload --all" "$OUT" "detached from a1"
 	expect_eq "after unload --all" "$(counters 198.18.1.0/24)" "$c 6 $c 6"
+	tm_ok unload --all
+	expect_eq "unload --all with nothing attached" "$OUT" "traffic_meter is attached nowhere; nothing to detach"
 	expect_error 1 "not attached to a0" unload --dev a0
 }
 
@@ -537,6 +539,12 @@ test_private_mount_namespace() {
 		expect_eq "stderr lines" "$(printf '%s\n' "$ERR" | wc -l)" 1
 		expect_contains "'$cmd' in a private mount namespace" "$ERR" "nsenter --net=/run/netns/NAME"
 	done
+	# The real thing, from a shell inside `ip netns exec` (so the parent
+	# shares the private namespace too).
+	ip netns exec "$A" sh -c '"$1" --pin-path "$2" load --dev a0; echo "$?" >"$3"' sh \
+		"$TM_BIN" "$PIN" "$WORK/rc" >"$WORK/out" 2>"$WORK/err"
+	expect_eq "exit status of load under ip netns exec" "$(cat "$WORK/rc")" 1
+	expect_contains "load under ip netns exec" "$(cat "$WORK/err")" "nsenter --net=/run/netns/NAME"
 	if nsenter --net="/run/netns/$A" tc qdisc show dev a0 | grep -q clsact; then
 		fail "refused load attached anyway"
 	fi
@@ -572,6 +580,11 @@ test_bpffs_missing() {
 	PIN_PATHS+=("$PIN")
 	expect_error 1 "bpffs is not mounted at $dir" show
 	expect_error 1 "bpffs is not mounted at $dir" add --ip-address 198.18.0.1
+	# Never over a directory in use.
+	touch "$dir/precious"
+	expect_error 1 "pin path $dir is not on bpffs and is not empty" load --dev a0
+	[ -e "$dir/precious" ] || fail "the file under the pin path is hidden"
+	rm "$dir/precious"
 	# load mounts bpffs there (SPEC §5) and purge takes it away again.
 	MOUNTS+=("$dir")
 	tm_ok load --dev a0
