@@ -522,6 +522,32 @@ test_concurrent_adds() {
 		fail "status rule count"
 }
 
+test_concurrent_first_loads() {
+	new_ns A a && new_ns B b || return 1
+	local i pids=()
+	for i in 0 1 2 3; do
+		veth "$A" "a$i" "198.18.$i.1/24" "$B" "b$i" "198.18.$i.2/24" || return 1
+	done
+	use "$A"
+	for i in 0 1 2 3; do
+		nsenter --net="/run/netns/$A" "$TM_BIN" --pin-path "$PIN" load --dev "a$i" \
+			>/dev/null 2>"$WORK/load-$i.err" &
+		pids+=($!)
+	done
+	for i in 0 1 2 3; do
+		wait "${pids[$i]}" || fail "concurrent first load of a$i: $(cat "$WORK/load-$i.err")"
+	done
+	tm_ok status --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); n=sorted(i["name"] for i in d["interfaces"]); assert n==["a0","a1","a2","a3"] and all(i["ingress"] and i["egress"] for i in d["interfaces"]), d["interfaces"]' ||
+		fail "not all four attached: $OUT"
+	tm_ok add --ip-address 198.18.0.0/16
+	for i in 0 1 2 3; do
+		ping_n "$A" "198.18.$i.2" 1 100 || fail "ping over a$i"
+	done
+	local b=$(ip_bytes 4 100)
+	expect_eq "one map set behind all four" "$(counters 198.18.0.0/16)" "$b 4 $b 4"
+}
+
 test_private_mount_namespace() {
 	lab_pair || return 1
 	local cmd
