@@ -105,14 +105,11 @@ step "traffic_meter show --json"
 if command -v jq >/dev/null; then tm show --json | jq -c '.rules[]'; else tm show --json; fi
 cat <<'EOF'
 
-How to read it: UPSTREAM is what the host that opened a flow sent, DOWNSTREAM
-what came back to it (c1's download is downstream, c2's upload upstream).
-Each address counts in its most specific rule: the clients in their own rule,
-the router's LAN address in 198.18.30.0/24, the server (the Internet side)
-in 0.0.0.0/0; a packet between two addresses of one rule counts there once.
+UPSTREAM is what the host that opened a flow sent, DOWNSTREAM what came back to it (c1's download is downstream, c2's upload upstream).
+Each address counts once, in its most specific rule: the clients in their own, the router's LAN address in 198.18.30.0/24, the server in 0.0.0.0/0.
 EOF
 step "done in $((SECONDS - started)) s"
 if ((keep)); then
 	echo "lab kept: enter with: nsenter --net=/run/netns/$(nsname r) $TM --pin-path $PIN show"
-	echo "remove with: ip netns del $(nsname c1); ... (namespaces tme-demo-$$-*); rm -rf $PIN"
+	echo "remove with: for n in ${LAB_NS[*]}; do ip netns del \$n; done; rm -rf $PIN"
 fi

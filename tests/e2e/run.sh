@@ -6,7 +6,7 @@
 # all logs stay in $E2E_LOG_DIR (default: a temporary directory).
 # Exit status: 0 only if at least one test ran and every test passed.
 # Environment: TM (binary, default builddir/traffic_meter), E2E_TIMEOUT
-# (per test, seconds, default 300), KEEP=1 (keep a failed lab).
+# (per test, seconds, default 300), KEEP=1 (keep the labs).
 set -uo pipefail
 
 dir=$(cd "$(dirname "$0")" && pwd)
