@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "commands/commands.h"
+#include "rules/cidr.h"
 #include "state/privileges.h"
 #include "util/error.h"
 
@@ -16,6 +17,11 @@ namespace tmeter {
 namespace {
 
 constexpr const char *kDefaultPinPath = "/sys/fs/bpf/traffic_meter";
+
+// Addresses are checked while parsing, so that bad input is a usage error
+// (exit 2) before anything else, privileges included, is looked at.
+const CLI::Validator kCidr(
+	[](std::string &text) { return validate_cidr(text, nullptr); }, "CIDR", "CIDR");
 
 template <typename T> void set_if_given(const CLI::Option *opt, const T &value, std::optional<T> &out)
 {
@@ -81,12 +87,16 @@ int run_cli(int argc, char **argv)
 
 	std::vector<std::string> add_rules;
 	cmd = app.add_subcommand("add", "Add rules (counters start at zero)");
-	cmd->add_option("--ip-address", add_rules, "CIDR or address; repeatable")->required();
+	cmd->add_option("--ip-address", add_rules, "CIDR or address; repeatable")
+		->required()
+		->check(kCidr);
 	cmd->callback([&] { run = [&] { return cmd_add(ctx, add_rules); }; });
 
 	std::vector<std::string> del_rules;
 	cmd = app.add_subcommand("del", "Delete rules and their counters");
-	cmd->add_option("--ip-address", del_rules, "CIDR or address; repeatable")->required();
+	cmd->add_option("--ip-address", del_rules, "CIDR or address; repeatable")
+		->required()
+		->check(kCidr);
 	cmd->callback([&] { run = [&] { return cmd_del(ctx, del_rules); }; });
 
 	ImportArgs import;
@@ -113,7 +123,7 @@ int run_cli(int argc, char **argv)
 	bool show_json = false, show_csv = false;
 	cmd = app.add_subcommand("show", "Print counters per rule");
 	cmd->alias("stats");
-	auto *show_rule_opt = cmd->add_option("--ip-address", show_rule, "Only this rule");
+	auto *show_rule_opt = cmd->add_option("--ip-address", show_rule, "Only this rule")->check(kCidr);
 	auto *json_opt = cmd->add_flag("--json", show_json, "JSON output");
 	cmd->add_flag("--csv", show_csv, "CSV output")->excludes(json_opt);
 	cmd->add_flag("-H,--human", show.view.human, "Bytes in KiB/MiB/GiB/TiB");
@@ -135,7 +145,7 @@ int run_cli(int argc, char **argv)
 	std::string reset_rule;
 	std::optional<std::string> reset_only;
 	cmd = app.add_subcommand("reset", "Zero the counters of one rule or of all");
-	auto *reset_opt = cmd->add_option("--ip-address", reset_rule, "Only this rule");
+	auto *reset_opt = cmd->add_option("--ip-address", reset_rule, "Only this rule")->check(kCidr);
 	cmd->callback([&] {
 		if (reset_opt->count())
 			reset_only = reset_rule;
@@ -152,6 +162,8 @@ int run_cli(int argc, char **argv)
 	} catch (const CLI::ParseError &e) {
 		if (e.get_exit_code() == 0)
 			return app.exit(e); // --help, --version
+		if (dynamic_cast<const CLI::ValidationError *>(&e))
+			fail_usage(e.what()); // says what is wrong with the value already
 		fail_usage(fmt::format("{}; see --help", e.what()));
 	}
 	ctx.pin_dir = pin_path;

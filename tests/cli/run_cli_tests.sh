@@ -594,6 +594,11 @@ test_not_root() {
 		expect_eq "stderr lines" "$(printf '%s\n' "$ERR" | wc -l)" 1
 		expect_contains "'$cmd' as nobody" "$ERR" "run as root or grant CAP_BPF and CAP_NET_ADMIN"
 	done
+	# Bad input is still bad input (exit 2), whoever types it.
+	nsenter --net="/run/netns/$A" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$TM_BIN" --pin-path "$PIN" add --ip-address 198.18.0.1/24 >"$WORK/out" 2>"$WORK/err"
+	expect_eq "bad address as nobody" "$?" 2
+	expect_contains "bad address as nobody" "$(cat "$WORK/err")" "did you mean 198.18.0.0/24?"
 	tm_ok status
 	expect_contains "still attached" "$OUT" "a0 (ifindex"
 }
