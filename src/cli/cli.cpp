@@ -162,6 +162,10 @@ int run_cli(int argc, char **argv)
 	} catch (const CLI::ParseError &e) {
 		if (e.get_exit_code() == 0)
 			return app.exit(e); // --help, --version
+		if (app.get_subcommands().empty())
+			for (const auto &word : app.remaining())
+				if (!word.empty() && word[0] != '-')
+					fail_usage(fmt::format("unknown command '{}'; see --help", word));
 		if (dynamic_cast<const CLI::ValidationError *>(&e))
 			fail_usage(e.what()); // says what is wrong with the value already
 		fail_usage(fmt::format("{}; see --help", e.what()));

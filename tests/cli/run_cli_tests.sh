@@ -159,7 +159,7 @@ test_usage_errors() {
 	expect_error 2 "invalid IPv6 address" show --ip-address 2001:db8:::1
 	expect_error 2 "invalid IP address" reset --ip-address garbage
 	expect_error 2 "--bogus" show --bogus
-	expect_error 2 "see --help" frobnicate
+	expect_error 2 "unknown command 'frobnicate'; see --help" frobnicate
 	expect_error 2 "subcommand is required"
 	expect_error 2 "--csv" show --csv --json
 	expect_error 2 "--dev" load
