@@ -54,16 +54,38 @@ const char *link_kind_name(uint32_t kind)
 
 std::vector<LinkInfo> stacked_with(const LinkInfo &link, const std::vector<int> &attached)
 {
+	// Walk down (lower devices and ports) and up (masters and devices on
+	// top) transitively, never sideways: two ports of one bridge are not
+	// stacked, but a VLAN on a bridge is stacked on the bridge's ports.
+	const auto links = list_links();
+	auto by_index = [&](int ifindex) -> const LinkInfo * {
+		for (const auto &l : links)
+			if (l.ifindex == ifindex)
+				return &l;
+		return nullptr;
+	};
 	std::vector<LinkInfo> out;
-	for (const auto &other : list_links()) {
-		if (other.ifindex == link.ifindex ||
-		    std::find(attached.begin(), attached.end(), other.ifindex) == attached.end())
-			continue;
-		bool stacked = other.master == link.ifindex || link.master == other.ifindex ||
-			       other.lower == link.ifindex || link.lower == other.ifindex;
-		if (stacked)
-			out.push_back(other);
-	}
+	auto visit = [&](bool down) {
+		std::vector<int> todo = {link.ifindex}, seen = {link.ifindex};
+		while (!todo.empty()) {
+			const LinkInfo *cur = by_index(todo.back());
+			todo.pop_back();
+			if (!cur)
+				continue;
+			for (const auto &other : links) {
+				bool related = down ? (cur->lower == other.ifindex || other.master == cur->ifindex)
+						    : (cur->master == other.ifindex || other.lower == cur->ifindex);
+				if (!related || std::find(seen.begin(), seen.end(), other.ifindex) != seen.end())
+					continue;
+				seen.push_back(other.ifindex);
+				todo.push_back(other.ifindex);
+				if (std::find(attached.begin(), attached.end(), other.ifindex) != attached.end())
+					out.push_back(other);
+			}
+		}
+	};
+	visit(true);
+	visit(false);
 	return out;
 }
 

@@ -658,6 +658,20 @@ test_stacked_devices() {
 	tm_ok unload --dev q0
 	tm_ok load --dev mv0
 	expect_error 1 "q0 is stacked on or under mv0, which is attached" load --dev q0
+	# Two levels: a macvlan on the bridge is stacked on the bridge's port.
+	tm_ok unload --all
+	$ns ip link add link br0 name brmv type macvlan mode bridge || return 1
+	tm_ok load --dev p0
+	expect_error 1 "brmv is stacked on or under p0, which is attached" load --dev brmv
+	tm_ok unload --dev p0
+	tm_ok load --dev brmv
+	expect_error 1 "p0 is stacked on or under brmv, which is attached" load --dev p0
+	# Siblings are not stacked: two ports of one bridge may both be attached.
+	tm_ok unload --all
+	$ns ip link add p1 type veth peer name p1peer || return 1
+	$ns ip link set p1 master br0
+	tm_ok load --dev p0
+	tm_ok load --dev p1
 }
 
 test_interface_vanished() {
