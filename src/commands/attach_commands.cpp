@@ -144,6 +144,7 @@ int cmd_unload(const Context &ctx, const UnloadArgs &args)
 
 int cmd_purge(const Context &ctx)
 {
+	refuse_throwaway_mount(ctx.pin_dir);
 	std::error_code ec;
 	if (!std::filesystem::is_directory(ctx.pin_dir, ec)) {
 		fmt::print("nothing to purge at {}\n", ctx.pin_dir.string());

@@ -121,6 +121,12 @@ void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode)
 	chmod(dir.c_str(), 0700);
 }
 
+void refuse_throwaway_mount(const std::filesystem::path &dir)
+{
+	if (!on_bpffs(dir) && !on_bpffs(dir.parent_path()) && in_private_mount_ns())
+		fail_not_bpffs(dir);
+}
+
 void remove_pin_dir(const std::filesystem::path &dir)
 {
 	// A bpffs that `load` mounted at the pin path itself goes with it.

@@ -18,6 +18,10 @@ enum class PinDirMode {
 // message, when that mount would live in a throwaway mount namespace.
 void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode);
 
+// Throws the private-mount-namespace refusal of prepare_pin_dir if it
+// applies to dir (for commands, like purge, that do not need the state).
+void refuse_throwaway_mount(const std::filesystem::path &dir);
+
 // Removes the (emptied) pin directory, unmounting the bpffs that `load`
 // mounted there, if it did.
 void remove_pin_dir(const std::filesystem::path &dir);

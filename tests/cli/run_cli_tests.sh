@@ -553,7 +553,7 @@ test_private_mount_namespace() {
 	local cmd
 	# `ip netns exec` gives a private mount namespace with its own /sys; the
 	# same happens here with unshare and a tmpfs over /sys/fs/bpf.
-	for cmd in "load --dev a0" "add --ip-address 198.18.0.1" "show"; do
+	for cmd in "load --dev a0" "add --ip-address 198.18.0.1" "show" "purge"; do
 		nsenter --net="/run/netns/$A" unshare -m --propagation private sh -c \
 			'mount -t tmpfs tmpfs /sys/fs/bpf && exec "$@"' sh \
 			"$TM_BIN" --pin-path "$PIN" $cmd >"$WORK/out" 2>"$WORK/err"
