@@ -143,9 +143,8 @@ lab_pair() {
 	use "$A"
 }
 
-# One ping exchange of COUNT requests with PAYLOAD: each packet is
-# 20 + 8 + PAYLOAD IP bytes, COUNT each way.
-ip_bytes() { echo $(($1 * (28 + $2))); }
+# IP bytes of COUNT IPv4 echo packets with PAYLOAD bytes: COUNT * (28 + PAYLOAD),
+# written out inline as $((COUNT * (28 + PAYLOAD))).
 
 # ---------------------------------------------------------------- the tests
 
@@ -252,7 +251,7 @@ test_add_existing_keeps_counters() {
 	tm_ok load --dev a0
 	tm_ok add --ip-address 198.18.0.1
 	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
-	local before b=$(ip_bytes 4 100)
+	local before b=$((4 * (28 + 100)))
 	before=$(counters 198.18.0.1/32)
 	expect_eq "counters after ping" "$before" "$b 4 $b 4"
 	tm add --ip-address 198.18.0.1/32 --ip-address 198.18.0.99
@@ -292,7 +291,7 @@ test_import_replace() {
 	tm_ok load --dev a0
 	tm_ok add --ip-address 198.18.0.1 --ip-address 198.18.0.2 --ip-address 198.18.5.0/24
 	ping_n "$A" 198.18.0.2 3 200 || fail "ping"
-	local b=$(ip_bytes 3 200)
+	local b=$((3 * (28 + 200)))
 	expect_eq "198.18.0.1 before" "$(counters 198.18.0.1/32)" "$b 3 $b 3"
 	echo '{"rules": ["198.18.0.1/32", "2001:db8::/48"]}' >"$WORK/replace.json"
 	tm_ok import --replace --file "$WORK/replace.json"
@@ -332,7 +331,7 @@ test_reload_same_interface() {
 	tm_ok load --dev a0
 	tm_ok add --ip-address 198.18.0.1 --ip-address 198.18.0.2
 	ping_n "$A" 198.18.0.2 5 100 || fail "ping"
-	local b=$(ip_bytes 5 100) b2=$(ip_bytes 3 300)
+	local b=$((5 * (28 + 100))) b2=$((3 * (28 + 300)))
 	expect_eq "before re-load" "$(counters 198.18.0.1/32)" "$b 5 $b 5"
 	tm_ok load --dev a0
 	expect_eq "after re-load" "$(counters 198.18.0.1/32)" "$b 5 $b 5"
@@ -357,7 +356,7 @@ test_unload_load_other() {
 	tm_ok load --dev a0
 	tm_ok add --ip-address 198.18.0.0/24 --ip-address 198.18.1.0/24
 	ping_n "$A" 198.18.0.2 4 100 || fail "ping B"
-	local b=$(ip_bytes 4 100) c=$(ip_bytes 6 50)
+	local b=$((4 * (28 + 100))) c=$((6 * (28 + 50)))
 	# Both ends of each packet are in 198.18.0.0/24: counted once there.
 	expect_eq "after traffic on a0" "$(counters 198.18.0.0/24)" "$b 4 $b 4"
 	tm_ok unload --dev a0
@@ -396,7 +395,7 @@ test_foreign_filter() {
 	$ns tc filter add dev a0 ingress prio 1 bpf da obj "$FOREIGN_O" sec tc || return 1
 	tm_ok load --dev a0
 	tm_ok add --ip-address 198.18.0.2
-	local p0 p1 p2 b=$(ip_bytes 3 100)
+	local p0 p1 p2 b=$((3 * (28 + 100)))
 	p0=$(foreign_packets)
 	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
 	p1=$(foreign_packets)
@@ -433,7 +432,7 @@ test_object_option() {
 	tm_ok load --dev a0 --object "$TM_BPF_O"
 	tm_ok add --ip-address 198.18.0.2
 	ping_n "$A" 198.18.0.2 2 64 || fail "ping"
-	local b=$(ip_bytes 2 64)
+	local b=$((2 * (28 + 64)))
 	expect_eq "counted with --object" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
 	# Swapping the embedded object in keeps the counters.
 	tm_ok load --dev a0
@@ -544,7 +543,7 @@ test_concurrent_first_loads() {
 	for i in 0 1 2 3; do
 		ping_n "$A" "198.18.$i.2" 1 100 || fail "ping over a$i"
 	done
-	local b=$(ip_bytes 4 100)
+	local b=$((4 * (28 + 100)))
 	expect_eq "one map set behind all four" "$(counters 198.18.0.0/16)" "$b 4 $b 4"
 }
 
@@ -705,7 +704,7 @@ test_filters_removed_behind_our_back() {
 	expect_contains "status shows the missing hooks" "$OUT" "ingress NO, egress NO"
 	tm_ok load --dev a0
 	ping_n "$A" 198.18.0.2 2 64 || fail "ping"
-	local b=$(ip_bytes 2 64)
+	local b=$((2 * (28 + 64)))
 	expect_eq "counting again after re-load" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
 	$ns tc qdisc del dev a0 clsact || return 1
 	tm_ok unload --dev a0
