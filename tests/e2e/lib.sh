@@ -96,8 +96,9 @@ nsx() {
 	nsenter --net="/run/netns/$(nsname "$host")" "$@"
 }
 
-# ns_add HOST...: a quiet host: lo up, no DAD or router solicitations (no
-# stray packets during a measurement), ICMP errors not rate limited.
+# ns_add HOST...: a quiet host: lo up, no DAD or router solicitations, no
+# MLD reports (dropped at OUTPUT: they come late and from link-local
+# addresses, which a ::/0 rule would count), ICMP errors not rate limited.
 ns_add() {
 	local h n
 	for h in "$@"; do
@@ -109,6 +110,14 @@ ns_add() {
 			net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0 \
 			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
 			net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+		if command -v nft >/dev/null; then
+			nsx "$h" nft add table ip6 tme_quiet
+			nsx "$h" nft add chain ip6 tme_quiet out '{ type filter hook output priority 0; }'
+			nsx "$h" nft add rule ip6 tme_quiet out icmpv6 type '{ mld-listener-report, mld2-listener-report }' drop
+		else
+			nsx "$h" ip6tables -A OUTPUT -p icmpv6 --icmpv6-type 143 -j DROP
+			nsx "$h" ip6tables -A OUTPUT -p icmpv6 --icmpv6-type 131 -j DROP
+		fi
 	done
 }
 
