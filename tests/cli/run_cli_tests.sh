@@ -339,6 +339,17 @@ test_reload_same_interface() {
 	# Still counting, and only once per packet: one filter per hook.
 	ping_n "$A" 198.18.0.2 3 300 || fail "ping"
 	expect_eq "after more traffic" "$(counters 198.18.0.1/32)" "$((b + b2)) 8 $((b + b2)) 8"
+	# Re-loads while traffic flows: no packet uncounted or counted twice in
+	# the switch-over.
+	tm_ok reset
+	nsenter --net="/run/netns/$A" ping -q -n -c 300 -s 100 -i 0.005 -W 2 -w 20 198.18.0.2 >/dev/null &
+	local pinger=$! i
+	for i in 1 2 3; do
+		tm_ok load --dev a0
+	done
+	wait "$pinger" || fail "ping during re-loads"
+	local b3=$((300 * 128))
+	expect_eq "counted through 3 re-loads" "$(counters 198.18.0.1/32)" "$b3 300 $b3 300"
 	local n
 	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
 	expect_eq "bpf filters on ingress after re-load" "$n" 1
