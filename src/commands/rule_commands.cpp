@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -83,10 +84,10 @@ int cmd_import(const Context &ctx, const ImportArgs &args)
 	RuleChange change = args.replace ? diff_rule_sets(cidrs_of(store.rules()), wanted)
 					 : RuleChange{wanted, {}};
 	auto result = store.apply(change);
+	// A file may name a rule twice (in different spellings, even).
+	const size_t distinct = std::set<Cidr>(wanted.begin(), wanted.end()).size();
 	fmt::print("imported {}: {} added, {} already present, {} deleted\n", args.file.string(),
-		   result.added.size(), args.replace ? wanted.size() - result.added.size()
-						     : result.already_present.size(),
-		   result.deleted.size());
+		   result.added.size(), distinct - result.added.size(), result.deleted.size());
 	return kExitOk;
 }
 

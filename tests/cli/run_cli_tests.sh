@@ -284,6 +284,12 @@ test_import_atomic() {
 	tm_ok import --file "$WORK/good.json"
 	expect_eq "import output" "$OUT" "imported $WORK/good.json: 2 added, 0 already present, 0 deleted"
 	expect_eq "rules after import" "$(rule_list)" $'198.18.0.0/24\n198.18.1.0/24\n2001:db8::/64'
+	# The same rule twice, in two spellings, is one rule.
+	echo '["198.18.2.0/24", "2001:db8::/64", "2001:DB8:0::/64", "198.18.2.0/24"]' >"$WORK/dups.json"
+	tm_ok import --file "$WORK/dups.json"
+	expect_eq "import with duplicates" "$OUT" "imported $WORK/dups.json: 1 added, 1 already present, 0 deleted"
+	tm_ok import --replace --file "$WORK/dups.json"
+	expect_eq "import --replace with duplicates" "$OUT" "imported $WORK/dups.json: 0 added, 2 already present, 2 deleted"
 }
 
 test_import_replace() {
