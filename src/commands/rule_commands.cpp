@@ -52,7 +52,7 @@ int cmd_add(const Context &ctx, const std::vector<std::string> &texts)
 	auto result = RuleStore(maps).apply(change);
 	for (const auto &c : result.added)
 		fmt::print("added {}\n", c.str());
-	for (const auto &c : result.already_present)
+	for (const auto &c : std::set<Cidr>(result.already_present.begin(), result.already_present.end()))
 		fmt::print(stderr, "traffic_meter: rule {} already exists; its counters are kept\n", c.str());
 	return kExitOk;
 }

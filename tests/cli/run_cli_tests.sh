@@ -254,10 +254,10 @@ test_add_existing_keeps_counters() {
 	local before b=$((4 * (28 + 100)))
 	before=$(counters 198.18.0.1/32)
 	expect_eq "counters after ping" "$before" "$b 4 $b 4"
-	tm add --ip-address 198.18.0.1/32 --ip-address 198.18.0.99
+	tm add --ip-address 198.18.0.1/32 --ip-address 198.18.0.99 --ip-address 198.18.0.1
 	expect_eq "add existing: exit" "$RC" 0
 	expect_eq "add existing: stdout" "$OUT" "added 198.18.0.99/32"
-	expect_contains "add existing: notice" "$ERR" "rule 198.18.0.1/32 already exists; its counters are kept"
+	expect_eq "add existing: notice, once" "$ERR" "traffic_meter: rule 198.18.0.1/32 already exists; its counters are kept"
 	expect_eq "counters after re-add" "$(counters 198.18.0.1/32)" "$before"
 	expect_eq "new rule starts at zero" "$(counters 198.18.0.99/32)" "0 0 0 0"
 	tm_ok reset --ip-address 198.18.0.1
