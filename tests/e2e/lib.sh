@@ -280,15 +280,18 @@ udp_unreachable() {
 
 # tcp_transfer CLIENT SERVER SERVER_ADDR PORT DOWN_BYTES UP_BYTES
 # CLIENT connects to SERVER, downloads DOWN_BYTES and/or uploads UP_BYTES.
+# With TCP_STATS_FILE set, the sending side writes its retransmission
+# counts there ("SEGMENTS BYTES").
 tcp_transfer() {
 	local client=$1 server=$2 addr=$3 port=$4 down=$5 up=$6
-	local ready=$LAB_WORK/tcp-$port-$RANDOM.ready pid
+	local ready=$LAB_WORK/tcp-$port-$RANDOM.ready pid stats=()
+	[[ -z ${TCP_STATS_FILE:-} ]] || stats=(--stats-file "$TCP_STATS_FILE")
 	bg nsx "$server" "$PY" "$E2E_DIR/tcp_xfer.py" server --addr "$addr" --port "$port" \
-		--send "$down" --recv "$up" --timeout 30 --ready-file "$ready" >/dev/null
+		--send "$down" --recv "$up" --timeout 30 --ready-file "$ready" "${stats[@]}" >/dev/null
 	pid=$BG_PID
 	wait_for 5 test -e "$ready" || fail "tcp server on $server did not start"
 	nsx "$client" "$PY" "$E2E_DIR/tcp_xfer.py" client --addr "$addr" --port "$port" \
-		--send "$up" --recv "$down" --timeout 30 >/dev/null || fail "tcp client $client failed"
+		--send "$up" --recv "$down" --timeout 30 "${stats[@]}" >/dev/null || fail "tcp client $client failed"
 	wait_pid "$pid" 30 >/dev/null || fail "tcp server on $server failed"
 }
 

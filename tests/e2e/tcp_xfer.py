@@ -5,14 +5,25 @@ server: accepts one connection; --send N sends N bytes to the client
 (a download for the client), --recv N reads N bytes (an upload).
 client: connects; --recv N / --send N mirror the server. Both sides give
 up after --timeout seconds. The server touches --ready-file once
-listening.
+listening. --stats-file F: the side that sent data writes
+"RETRANSMITTED_SEGMENTS RETRANSMITTED_BYTES" of its connection (TCP_INFO)
+to F, so a test can tell a lossy run from a clean one.
 """
 import argparse
 import socket
+import struct
 import sys
 import time
 
 CHUNK = 65536
+
+
+def retrans(conn):
+    """(tcpi_total_retrans, tcpi_bytes_retrans) from struct tcp_info."""
+    info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    segs = struct.unpack_from("I", info, 100)[0]
+    nbytes = struct.unpack_from("Q", info, 208)[0] if len(info) >= 216 else 0
+    return segs, nbytes
 
 
 def xfer(conn, send, recv, deadline):
@@ -45,6 +56,7 @@ def main():
     ap.add_argument("--recv", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--ready-file")
+    ap.add_argument("--stats-file")
     a = ap.parse_args()
     fam = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
     deadline = time.monotonic() + a.timeout
@@ -61,6 +73,9 @@ def main():
         else:
             conn = socket.create_connection((a.addr, a.port), timeout=a.timeout)
         got = xfer(conn, a.send, a.recv, deadline)
+        if a.send and a.stats_file:
+            with open(a.stats_file, "w") as f:
+                f.write("%d %d\n" % retrans(conn))
         conn.close()
     except (socket.timeout, OSError) as e:
         sys.exit(f"tcp_xfer {a.role}: {e}")
