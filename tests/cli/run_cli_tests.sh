@@ -409,7 +409,12 @@ test_foreign_filter() {
 	lab_pair || return 1
 	local ns="nsenter --net=/run/netns/$A"
 	$ns tc qdisc add dev a0 clsact || return 1
-	$ns tc filter add dev a0 ingress prio 1 bpf da obj "$FOREIGN_O" sec tc || return 1
+	# Loaded by bpftool and pinned in a directory of this test's own: tc's
+	# own loader would leave /sys/fs/bpf/{tc,ip,xdp} behind on the host.
+	local foreign="/sys/fs/bpf/$RUN_ID-$CURRENT-foreign"
+	PIN_PATHS+=("$foreign")
+	mkdir -p "$foreign" && bpftool prog load "$FOREIGN_O" "$foreign/prog" type classifier || return 1
+	$ns tc filter add dev a0 ingress prio 1 bpf da object-pinned "$foreign/prog" || return 1
 	tm_ok load --dev a0
 	tm_ok add --ip-address 198.18.0.2
 	local p0 p1 p2 b=$((3 * (28 + 100)))
@@ -420,14 +425,14 @@ test_foreign_filter() {
 	expect_eq "counted behind the foreign filter" "$(counters 198.18.0.2/32)" "$b 3 $b 3"
 	tm_ok unload --dev a0
 	$ns tc qdisc show dev a0 | grep -q clsact || fail "clsact removed while a foreign filter is on it"
-	$ns tc filter show dev a0 ingress | grep -q foreign_counter || fail "foreign filter removed by unload"
+	$ns tc filter show dev a0 ingress | grep -q "name foreign_counter" || fail "foreign filter removed by unload"
 	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
 	p2=$(foreign_packets)
 	expect_eq "foreign filter's packets after unload" "$((p2 - p1))" 3
 	# Load and unload again with the foreign filter in place.
 	tm_ok load --dev a0
 	tm_ok unload --dev a0
-	$ns tc filter show dev a0 ingress | grep -q foreign_counter || fail "foreign filter removed by the second unload"
+	$ns tc filter show dev a0 ingress | grep -q "name foreign_counter" || fail "foreign filter removed by the second unload"
 	# Once the foreign filter is gone, a load/unload cycle leaves no clsact.
 	$ns tc filter del dev a0 ingress prio 1 || fail "removing the foreign filter"
 	$ns tc qdisc del dev a0 clsact
