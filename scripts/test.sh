@@ -14,11 +14,14 @@ build=${BUILD_DIR:-builddir-test}
 source "$root/scripts/deps.sh"
 
 [[ $(id -u) == 0 ]] || echo "warning: not root: tests that need root will be skipped" >&2
-install_deps
+install_deps || echo "warning: could not install every dependency; trying anyway" >&2
 
 rm -rf "$build"
-meson setup "$build" >/dev/null
-ninja -C "$build"
+if ! meson setup "$build" >/dev/null || ! ninja -C "$build"; then
+	echo "  not passed: build"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 
 passed=0 failed=0
 not_passed=()
