@@ -45,7 +45,6 @@ lab_init() {
 	[[ -x $PY ]] || skip "$PY missing"
 	LAB_WORK=$(mktemp -d "/tmp/tm-e2e-$LAB_NAME.XXXXXX")
 	PIN=/sys/fs/bpf/tm-e2e-$$-$LAB_NAME
-	LAB_PIN=$PIN
 	trap lab_teardown EXIT
 	trap 'exit 130' INT TERM
 }
@@ -317,7 +316,7 @@ tm_ns() {
 # failure, print its output and fail the test.
 tm() {
 	local out rc=0
-	out=$(nsx "$TM_NS" timeout ${TM_TIMEOUT:-120} "$TM" --pin-path "$PIN" "$@" 2>&1) || rc=$?
+	out=$(nsx "$TM_NS" timeout "${TM_TIMEOUT:-120}" "$TM" --pin-path "$PIN" "$@" 2>&1) || rc=$?
 	if ((rc != 0)); then
 		printf '%s\n' "$out" >&2
 		fail "traffic_meter $* exited $rc"
@@ -326,7 +325,7 @@ tm() {
 }
 
 # tm_rc ARGS...: run traffic_meter, print nothing, return its exit status.
-tm_rc() { nsx "$TM_NS" timeout ${TM_TIMEOUT:-120} "$TM" --pin-path "$PIN" "$@" >/dev/null 2>&1; }
+tm_rc() { nsx "$TM_NS" timeout "${TM_TIMEOUT:-120}" "$TM" --pin-path "$PIN" "$@" >/dev/null 2>&1; }
 
 # expect [--timeout S] [--baseline FILE] CHECK...: poll show --json until
 # every CHECK (RULE:FIELD=VALUE, see tm_expect.py) holds.

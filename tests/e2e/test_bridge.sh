@@ -2,6 +2,8 @@
 # A bridge with both ports attached (not the bridge itself): every bridged
 # packet counts exactly once, IPv4 and IPv6. Attaching the bridge on top of
 # its attached ports is refused without --force.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init bridge
 

@@ -2,6 +2,8 @@
 # Catch-all rules (0.0.0.0/0, ::/0) count each packet once even though
 # both its addresses match them; longest prefix wins per address; a packet
 # whose two addresses fall in one rule counts once there.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init catchall
 

@@ -4,6 +4,8 @@
 # loaded (traffic_meter lets the next classifier run), and survive its
 # unload, as does their clsact qdisc. On a device with nothing else,
 # unload removes the clsact qdisc load created.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init coexist
 

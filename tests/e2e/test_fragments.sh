@@ -2,6 +2,8 @@
 # IPv4 and IPv6 fragments, both directions: UDP datagrams larger than the
 # MTU leave and arrive as fragments; every wire fragment counts with its
 # own IP header (and IPv6 fragment header), in the flow of its datagram.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init fragments
 

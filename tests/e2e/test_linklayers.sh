@@ -5,6 +5,8 @@
 # at egress (tags still in the frame). Frames are built with scapy and
 # sent from a packet socket; nobody answers them (no VLAN or PPPoE device
 # exists), so every count is exact: one new flow, upstream.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init linklayers
 "$PY" -c 'import scapy.all' 2>/dev/null || skip "python3-scapy missing"

@@ -2,6 +2,8 @@
 # NAT router (nft masquerade towards a WAN namespace) with only its LAN
 # side attached: the LAN host's downloads and replies, de-NATed before the
 # LAN egress hook, count downstream for the LAN host; its requests upstream.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init nat
 command -v nft >/dev/null || skip "nft missing"

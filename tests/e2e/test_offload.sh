@@ -4,6 +4,8 @@
 # wire packets it stands for. Measured on a host interface (egress sees
 # TSO/GSO aggregates, ingress GRO ones) and on a router's two attached
 # ports (forwarded GRO aggregates), IPv4 and IPv6.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init offload
 command -v ethtool >/dev/null || skip "ethtool missing"
@@ -62,19 +64,19 @@ port=12000
 # packets) is repeated, up to 4 times: retransmitted segments are on the
 # wire and counted, so they would blur the comparison.
 transfer() {
-	local dir=$1 fam=$2 C sip b a try stats=$LAB_WORK/tcp.stats rs=0 rb=0
+	local dir=$1 fam=$2 C sip b a try statf=$LAB_WORK/tcp.stats rs=0 rb=0
 	if [[ $fam == 4 ]]; then C=198.18.16.2/32 sip=198.18.17.2; else C=2001:db8:16::2/128 sip=2001:db8:17::2; fi
 	for try in 1 2 3 4; do
 		read -ra b <<<"$(read_both $C | tr '\n' ' ')"
 		port=$((port + 1))
-		rm -f "$stats"
+		rm -f "$statf"
 		if [[ $dir == down ]]; then
-			TCP_STATS_FILE=$stats tcp_transfer c s "$sip" $port $DOWN 0
+			TCP_STATS_FILE=$statf tcp_transfer c s "$sip" $port $DOWN 0
 		else
-			TCP_STATS_FILE=$stats tcp_transfer c s "$sip" $port 0 $UP
+			TCP_STATS_FILE=$statf tcp_transfer c s "$sip" $port 0 $UP
 		fi
 		read -ra a <<<"$(read_both $C | tr '\n' ' ')"
-		read -r rs rb <"$stats"
+		read -r rs rb <"$statf"
 		((rs > 0)) || break
 		log "IPv$fam ${dir}load, try $try: $rs segments ($rb B) retransmitted; again"
 	done

@@ -5,6 +5,8 @@
 # bounds: payload <= bytes <= payload + 10%, and the packet count matches
 # MSS-sized wire segments (a GSO/GRO aggregate counts as its segments);
 # the other direction carries at least the handshake and some ACKs.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init tcp_direction
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A tun device (no link-layer header): exact UDP and ICMP counts, IPv4 and
 # IPv6. Two tun devices in two namespaces are joined by tun_wire.py.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init tun
 [[ -c /dev/net/tun ]] || skip "/dev/net/tun missing"

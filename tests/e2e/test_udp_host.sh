@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Exact UDP, ICMP echo and ICMP error counts, IPv4 and IPv6, on a host
 # interface: flows originated by either side, replies counted downstream.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init udp_host
 

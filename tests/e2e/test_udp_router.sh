@@ -2,6 +2,8 @@
 # Routing between two attached interfaces: every forwarded packet counts
 # exactly once (at the ingress it met first), IPv4 and IPv6. Traffic the
 # router itself sends (echo, ICMP time exceeded) counts at egress.
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init udp_router
 

@@ -3,6 +3,8 @@
 # in-place re-load of an attached interface, unload --all and a re-load;
 # with one side unloaded, routed packets still count once (at the egress
 # of the attached side when they entered through the unloaded one).
+# $(flow ...) expands to several checks: the word splitting is wanted.
+# shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 lab_init unload_reload
 
