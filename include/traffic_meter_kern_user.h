@@ -130,6 +130,9 @@ struct tm_attached_iface {
 
 #define TM_LINK_ETHERNET 1
 #define TM_LINK_NONE 2 /* no link-layer header: tun, WireGuard, PPP */
+/* Ethernet framing, ingress hook only: what leaves lo comes back in on lo,
+ * so counting its egress too would count local traffic twice. */
+#define TM_LINK_LOOPBACK 3
 
 /* tm_stats[0], per CPU: self-accounting, shown by `status`. */
 struct tm_stats {

@@ -29,6 +29,15 @@ std::vector<int> attached_indexes(const MapSet &maps)
 	return out;
 }
 
+// The entry points fit for the device: no link-layer header or Ethernet;
+// loopback at ingress only (its egress comes straight back in).
+void attach_device(const BpfObject &obj, int ifindex, const char *name, uint32_t kind)
+{
+	const bool l3 = kind == TM_LINK_NONE;
+	attach_filters(ifindex, name, obj.prog_fd(false, l3),
+		       kind == TM_LINK_LOOPBACK ? -1 : obj.prog_fd(true, l3));
+}
+
 } // namespace
 
 int cmd_load(const Context &ctx, const LoadArgs &args)
@@ -50,7 +59,6 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 
 	LoadSettings settings{ctx.pin_dir, args.object, args.max_rules, args.max_flows, ctx.verbose};
 	BpfObject obj = BpfObject::load(settings);
-	const bool l3 = kind == TM_LINK_NONE;
 	std::optional<MapSet> resized;
 	if (obj.resizing()) {
 		// New capacities: every attached interface moves to the new maps.
@@ -59,8 +67,7 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 		for (const auto &[ifindex, info] : read_attached(resized->attached)) {
 			char name[IF_NAMESIZE] = {};
 			if (ifindex != link.ifindex && if_indextoname(ifindex, name))
-				attach_filters(ifindex, name, obj.prog_fd(false, info.link_kind == TM_LINK_NONE),
-					       obj.prog_fd(true, info.link_kind == TM_LINK_NONE));
+				attach_device(obj, ifindex, name, info.link_kind);
 		}
 	}
 	try {
@@ -69,8 +76,7 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 		// this ingress is about to count.
 		mark_attached(maps, link.ifindex, kind);
 		try {
-			attach_filters(link.ifindex, link.name.c_str(), obj.prog_fd(false, l3),
-				       obj.prog_fd(true, l3));
+			attach_device(obj, link.ifindex, link.name.c_str(), kind);
 		} catch (const Error &) {
 			if (!attached_prog_id(link.ifindex, TcHook::kIngress))
 				mark_detached(maps, link.ifindex);
@@ -87,8 +93,9 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 		fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
 	}
 	auto prog_id = attached_prog_id(link.ifindex, TcHook::kIngress);
-	fmt::print("attached to {} (ingress and egress, link layer {}), program id {}\n", link.name,
-		   link_kind_name(kind), prog_id.value_or(0));
+	fmt::print("attached to {} ({}, link layer {}), program id {}\n", link.name,
+		   kind == TM_LINK_LOOPBACK ? "ingress" : "ingress and egress", link_kind_name(kind),
+		   prog_id.value_or(0));
 	return kExitOk;
 }
 

@@ -30,8 +30,9 @@ uint32_t link_kind_of(const LinkInfo &link)
 {
 	switch (link.type) {
 	case ARPHRD_ETHER:
-	case ARPHRD_LOOPBACK:
 		return TM_LINK_ETHERNET;
+	case ARPHRD_LOOPBACK:
+		return TM_LINK_LOOPBACK;
 	case ARPHRD_NONE:   // tun, WireGuard
 	case ARPHRD_PPP:    // ppp0: the PPP header is gone before TC sees the packet
 	case ARPHRD_RAWIP:  // cellular modems
@@ -49,7 +50,14 @@ uint32_t link_kind_of(const LinkInfo &link)
 
 const char *link_kind_name(uint32_t kind)
 {
-	return kind == TM_LINK_NONE ? "none (L3)" : "ethernet";
+	switch (kind) {
+	case TM_LINK_NONE:
+		return "none (L3)";
+	case TM_LINK_LOOPBACK:
+		return "loopback";
+	default:
+		return "ethernet";
+	}
 }
 
 std::vector<LinkInfo> stacked_with(const LinkInfo &link, const std::vector<int> &attached)

@@ -14,7 +14,7 @@ namespace tmeter {
 LinkInfo find_link(const std::string &name);
 std::optional<LinkInfo> lookup_link(const std::string &name);
 
-// TM_LINK_ETHERNET or TM_LINK_NONE; throws a runtime Error for a link
+// TM_LINK_ETHERNET, TM_LINK_NONE or TM_LINK_LOOPBACK; throws a runtime Error for a link
 // layer the data plane cannot parse.
 uint32_t link_kind_of(const LinkInfo &link);
 const char *link_kind_name(uint32_t kind);

@@ -64,7 +64,9 @@ void attach_filters(int ifindex, const char *ifname, int ingress_prog_fd, int eg
 
 	bool had_ingress = attached_prog_id(ifindex, TcHook::kIngress).has_value();
 	err = attach_one(ifindex, TcHook::kIngress, ingress_prog_fd);
-	if (!err) {
+	if (!err && egress_prog_fd < 0) {
+		detach_one(ifindex, TcHook::kEgress);
+	} else if (!err) {
 		err = attach_one(ifindex, TcHook::kEgress, egress_prog_fd);
 		if (err && !had_ingress)
 			detach_one(ifindex, TcHook::kIngress);

@@ -12,8 +12,9 @@ enum class TcHook { kIngress, kEgress };
 inline constexpr uint32_t kTcHandle = 0x544d; // "TM"
 inline constexpr uint32_t kTcPriority = 0x544d;
 
-// Creates clsact if missing and attaches prog_fd on both hooks, replacing
-// our earlier filters in place (no packet goes uncounted in between). On a
+// Creates clsact if missing and attaches the programs, replacing our earlier
+// filters in place (no packet goes uncounted in between). egress_prog_fd < 0
+// attaches ingress only (and removes an egress filter of ours). On a
 // failure leaves the device as it found it.
 void attach_filters(int ifindex, const char *ifname, int ingress_prog_fd, int egress_prog_fd);
 
