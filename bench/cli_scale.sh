@@ -26,13 +26,14 @@ printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s --pin-path %s "$@"\n' "$N
 chmod +x "$WORK/tm"
 tm() { "$WORK/tm" "$@"; }
 
-# Elapsed seconds and peak RSS (KiB) of one command, output discarded.
+# Elapsed seconds, peak RSS (KiB) and CPU seconds (user + sys) of one
+# command, output kept in $WORK/out.
 measure() {
-	/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || {
+	/usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || {
 		cat "$WORK/err" >&2
 		return 1
 	}
-	cat "$WORK/time"
+	awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$WORK/time"
 }
 
 ip netns add "$NS"
@@ -64,14 +65,14 @@ if [ "$UNIQUE" != "$RULES" ]; then
 	exit 1
 fi
 
-read -r import_s import_kb < <(measure "$WORK/tm" import --file "$WORK/rules.json")
+read -r import_s import_kb import_cpu < <(measure "$WORK/tm" import --file "$WORK/rules.json")
 echo "import: $import_s s, $import_kb KiB" >&2
-read -r json_s json_kb < <(measure "$WORK/tm" show --json)
+read -r json_s json_kb json_cpu < <(measure "$WORK/tm" show --json)
 echo "show --json: $json_s s, $json_kb KiB" >&2
 count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["rules"]))' "$WORK/out")
 [ "$count" = "$RULES" ] || { echo "show --json printed $count rules, expected $RULES" >&2; exit 1; }
-read -r table_s table_kb < <(measure "$WORK/tm" show)
-read -r csv_s csv_kb < <(measure "$WORK/tm" show --csv)
+read -r table_s table_kb table_cpu < <(measure "$WORK/tm" show)
+read -r csv_s csv_kb csv_cpu < <(measure "$WORK/tm" show --csv)
 
 # One add, whole process (with RULES rules present); the rule is deleted
 # before each run so every run really adds.
@@ -93,16 +94,16 @@ else
 	add_ms=$(awk -v t="$total" 'BEGIN { printf "%.1f", t / 30 / 1e6 }')
 	add_tool="shell loop, 30 runs"
 fi
-read -r nsenter_s _ < <(measure nsenter --net="/run/netns/$NS" true)
+read -r nsenter_s _ _ < <(measure nsenter --net="/run/netns/$NS" true)
 
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t) ? "met" : "MISSED" }'; }
 
-echo "| benchmark ($RULES IPv4 rules, --max-rules $CAPACITY) | time | peak RSS | target |"
-echo "|---|---:|---:|---|"
-echo "| import --file (1 process) | ${import_s} s | $((import_kb / 1024)) MiB | < 5 s: $(verdict "$import_s" 5) |"
-echo "| show --json | ${json_s} s | $((json_kb / 1024)) MiB | < 3 s: $(verdict "$json_s" 3) |"
-echo "| show (table) | ${table_s} s | $((table_kb / 1024)) MiB | reported |"
-echo "| show --csv | ${csv_s} s | $((csv_kb / 1024)) MiB | reported |"
-echo "| add, one rule, whole process ($add_tool) | ${add_ms} ms | | < 20 ms: $(verdict "${add_ms%% *}" 20) |"
+echo "| benchmark ($RULES IPv4 rules, --max-rules $CAPACITY) | time | CPU (user+sys) | peak RSS | target |"
+echo "|---|---:|---:|---:|---|"
+echo "| import --file (1 process) | ${import_s} s | ${import_cpu} s | $((import_kb / 1024)) MiB | < 5 s: $(verdict "$import_s" 5) |"
+echo "| show --json | ${json_s} s | ${json_cpu} s | $((json_kb / 1024)) MiB | < 3 s: $(verdict "$json_s" 3) |"
+echo "| show (table) | ${table_s} s | ${table_cpu} s | $((table_kb / 1024)) MiB | reported |"
+echo "| show --csv | ${csv_s} s | ${csv_cpu} s | $((csv_kb / 1024)) MiB | reported |"
+echo "| add, one rule, whole process ($add_tool) | ${add_ms} ms | | | < 20 ms: $(verdict "${add_ms%% *}" 20) |"
 echo
 echo "Times include nsenter (alone: ${nsenter_s} s). Peak RSS from /usr/bin/time (maximum resident set size)."
