@@ -776,6 +776,19 @@ test_status_text() {
 	if printf '%s\n' "$OUT" | grep -q ' $'; then fail "status has trailing spaces"; fi
 }
 
+# lo: what leaves it comes straight back in, so only its ingress is hooked
+# and local traffic counts once.
+test_loopback_counts_once() {
+	new_ns A a || return 1
+	use "$A"
+	tm_ok load --dev lo
+	expect_contains "load on lo" "$OUT" "(ingress, link layer loopback)"
+	tm_ok add --ip-address 127.0.0.2
+	nsenter --net="/run/netns/$A" ping -q -n -c 4 -s 100 -i 0.01 -W 2 -w 10 -I 127.0.0.1 127.0.0.2 >/dev/null ||
+		fail "ping over lo"
+	expect_eq "127.0.0.2 counters" "$(counters 127.0.0.2/32)" "$((4 * 128)) 4 $((4 * 128)) 4"
+}
+
 # ---------------------------------------------------------------- runner
 
 ALL_TESTS=$(declare -F | awk '{print $3}' | grep '^test_' | sed 's/^test_//')
