@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "bpf/bpf_object.h"
 #include "bpf/map_set.h"
 #include "rules/rule_store.h"
 #include "traffic_meter.skel.h"
@@ -126,14 +127,6 @@ std::vector<Cidr> make_rules(uint8_t family, uint32_t n, std::mt19937_64 &rng)
 	return out;
 }
 
-Fd dup_fd(const bpf_map *map)
-{
-	int fd = dup(bpf_map__fd(map));
-	if (fd < 0)
-		fail("dup", errno);
-	return Fd(fd);
-}
-
 struct Timing {
 	uint32_t min, median, floor_min, floor_median, base_min, base_median;
 };
@@ -222,15 +215,7 @@ public:
 			bpf_program__set_autoload(prog, false);
 		if (int err = traffic_meter_bpf__load(skel_))
 			fail("load traffic_meter (verifier)", err);
-		maps_.config = dup_fd(m.tm_config);
-		maps_.rules_v4 = dup_fd(m.tm_rules_v4);
-		maps_.rules_v6 = dup_fd(m.tm_rules_v6);
-		maps_.rule_slots = dup_fd(m.tm_rule_slots);
-		maps_.counters = dup_fd(m.tm_counters);
-		maps_.flows = dup_fd(m.tm_flows);
-		maps_.frags = dup_fd(m.tm_frags);
-		maps_.attached = dup_fd(m.tm_attached);
-		maps_.stats = dup_fd(m.tm_stats);
+		maps_ = tmeter::map_set_of(skel_);
 		// What the first `load` writes.
 		tm_config cfg{};
 		cfg.generation = 1;

@@ -29,7 +29,7 @@ std::vector<char> read_file(const std::filesystem::path &path)
 	return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-bpf_map *map_named(traffic_meter_bpf *skel, std::string_view name)
+bpf_map *map_named(const traffic_meter_bpf *skel, std::string_view name)
 {
 	bpf_map *map = bpf_object__find_map_by_name(skel->obj, std::string(name).c_str());
 	if (!map)
@@ -81,17 +81,19 @@ int BpfObject::prog_fd(bool egress, bool l3_device) const
 	return bpf_program__fd(prog);
 }
 
-MapSet BpfObject::loaded_maps() const
+MapSet map_set_of(const traffic_meter_bpf *skel)
 {
 	MapSet maps;
 	for (const auto &entry : MapSet::kMaps) {
-		int fd = bpf_map__fd(map_named(skel_.get(), entry.name));
+		int fd = bpf_map__fd(map_named(skel, entry.name));
 		maps.*(entry.member) = Fd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
 		if (!(maps.*(entry.member)))
 			fail_errno("cannot duplicate a map descriptor", errno);
 	}
 	return maps;
 }
+
+MapSet BpfObject::loaded_maps() const { return map_set_of(skel_.get()); }
 
 void BpfObject::discard_state(const std::filesystem::path &pin_dir)
 {

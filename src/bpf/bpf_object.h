@@ -23,6 +23,10 @@ struct LoadSettings {
 	bool verbose = false;
 };
 
+// The maps of a loaded skeleton as a MapSet (descriptors duplicated): what
+// `load` pins, and what tests and benchmarks drive RuleStore with.
+MapSet map_set_of(const traffic_meter_bpf *skel);
+
 class BpfObject {
 public:
 	// Opens the object and loads it into the kernel, reusing the pinned

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -53,6 +54,26 @@ tm_config MapSet::read_config() const
 	if (bpf_map_lookup_elem(config.get(), &zero, &cfg))
 		fail_errno("cannot read tm_config", errno);
 	return cfg;
+}
+
+tm_stats MapSet::read_stats() const
+{
+	std::vector<tm_stats> per_cpu(possible_cpus());
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(stats.get(), &zero, per_cpu.data()))
+		fail_errno("cannot read tm_stats", errno);
+	tm_stats total{};
+	for (const auto &s : per_cpu) {
+		total.packets += s.packets;
+		total.bytes += s.bytes;
+		total.egress_skipped += s.egress_skipped;
+		total.not_ip += s.not_ip;
+		total.malformed += s.malformed;
+		total.no_rule += s.no_rule;
+		total.counted += s.counted;
+		total.flow_insert_failed += s.flow_insert_failed;
+	}
+	return total;
 }
 
 void MapSet::write_config(const tm_config &cfg) const

@@ -46,6 +46,8 @@ struct MapSet {
 	static MapSet open_pinned(const std::filesystem::path &dir);
 
 	tm_config read_config() const;
+	// The data plane's self-accounting, summed over the CPUs.
+	tm_stats read_stats() const;
 	void write_config(const tm_config &cfg) const;
 	// Capacity (max_entries) of a map.
 	static uint32_t capacity(const Fd &map);

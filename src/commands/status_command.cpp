@@ -53,27 +53,6 @@ uint64_t count_flows(const MapSet &maps)
 	return n;
 }
 
-tm_stats sum_stats(const MapSet &maps)
-{
-	const unsigned cpus = possible_cpus();
-	std::vector<tm_stats> per_cpu(cpus);
-	uint32_t zero = 0;
-	tm_stats total{};
-	if (bpf_map_lookup_elem(maps.stats.get(), &zero, per_cpu.data()))
-		fail_errno("cannot read tm_stats", errno);
-	for (const auto &s : per_cpu) {
-		total.packets += s.packets;
-		total.bytes += s.bytes;
-		total.egress_skipped += s.egress_skipped;
-		total.not_ip += s.not_ip;
-		total.malformed += s.malformed;
-		total.no_rule += s.no_rule;
-		total.counted += s.counted;
-		total.flow_insert_failed += s.flow_insert_failed;
-	}
-	return total;
-}
-
 std::string iso_time(uint64_t unix_seconds)
 {
 	time_t t = static_cast<time_t>(unix_seconds);
@@ -92,7 +71,7 @@ int cmd_status(const Context &ctx, bool json)
 	auto maps = MapSet::open_pinned(ctx.pin_dir);
 	auto cfg = maps.read_config();
 	auto rules = RuleStore(maps).rules();
-	auto stats = sum_stats(maps);
+	auto stats = maps.read_stats();
 	uint64_t flows = count_flows(maps);
 
 	nlohmann::json ifaces = nlohmann::json::array();

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bpf/bpf_object.h"
 #include "rules/rule_store.h"
 #include "traffic_meter.skel.h"
 
@@ -44,22 +45,6 @@ Prefix prefix_of(const Cidr &c)
 	throw std::runtime_error(what + ": " + std::strerror(err < 0 ? -err : err));
 }
 
-Fd dup_fd(const bpf_map *map)
-{
-	int fd = dup(bpf_map__fd(map));
-	if (fd < 0)
-		fail("dup", errno);
-	return Fd(fd);
-}
-
-template <typename T> std::vector<T> read_percpu(const Fd &map, uint32_t key)
-{
-	std::vector<T> v(possible_cpus());
-	if (bpf_map_lookup_elem(map.get(), &key, v.data()))
-		fail("per-CPU lookup", errno);
-	return v;
-}
-
 // Deletes every key; restarts the walk after each delete, which any map type
 // (LPM trie included) supports.
 void clear_hash(const Fd &map)
@@ -90,15 +75,7 @@ Dataplane::Dataplane(const Options &o) : options_(o)
 	if (int err = traffic_meter_bpf__load(skel_.get()))
 		fail("load (verifier)", err);
 
-	maps_.config = dup_fd(m.tm_config);
-	maps_.rules_v4 = dup_fd(m.tm_rules_v4);
-	maps_.rules_v6 = dup_fd(m.tm_rules_v6);
-	maps_.rule_slots = dup_fd(m.tm_rule_slots);
-	maps_.counters = dup_fd(m.tm_counters);
-	maps_.flows = dup_fd(m.tm_flows);
-	maps_.frags = dup_fd(m.tm_frags);
-	maps_.attached = dup_fd(m.tm_attached);
-	maps_.stats = dup_fd(m.tm_stats);
+	maps_ = tmeter::map_set_of(skel_.get());
 	reset();
 }
 
@@ -198,21 +175,7 @@ Counters Dataplane::counters(const Prefix &rule) const
 	return it->second;
 }
 
-tm_stats Dataplane::raw_stats() const
-{
-	tm_stats sum{};
-	for (const auto &s : read_percpu<tm_stats>(maps_.stats, 0)) {
-		sum.packets += s.packets;
-		sum.bytes += s.bytes;
-		sum.egress_skipped += s.egress_skipped;
-		sum.not_ip += s.not_ip;
-		sum.malformed += s.malformed;
-		sum.no_rule += s.no_rule;
-		sum.counted += s.counted;
-		sum.flow_insert_failed += s.flow_insert_failed;
-	}
-	return sum;
-}
+tm_stats Dataplane::raw_stats() const { return maps_.read_stats(); }
 
 Stats Dataplane::stats() const
 {

@@ -28,7 +28,7 @@ LAB_PINS+=("$FOREIGN")
 mkdir -p "$FOREIGN"
 for v in UNSPEC OK; do
 	clang -O2 -g -target bpf -idirafter "/usr/include/$multiarch" -DVERDICT=TC_ACT_$v \
-		-c "$E2E_DIR/foreign_counter.bpf.c" -o "$LAB_WORK/foreign_$v.o" ||
+		-c "$E2E_DIR/../common/foreign_counter.bpf.c" -o "$LAB_WORK/foreign_$v.o" ||
 		skip "cannot build the foreign BPF filter"
 done
 nsx h tc qdisc add dev h0 clsact

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* A "foreign" tc filter for the coexistence test: counts the packets it
- * sees in counts[0] and returns VERDICT (compiled in: -DVERDICT=...). */
+/* Somebody else's tc filter, for the CLI and e2e coexistence tests: counts
+ * the IPv4 packets it sees in counts[0] and returns VERDICT (default
+ * TC_ACT_UNSPEC: the next filter runs; -DVERDICT=... for others). This
+ * kernel has no cls_matchall, so a BPF filter stands in for one. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+
+#ifndef VERDICT
+#define VERDICT TC_ACT_UNSPEC
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
