@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Maps of the data plane. Capacities marked "set at load" are defaults the
  * control plane overrides with bpf_map__set_max_entries(); every map here is
- * pinned by the first `load` and reused by later ones. */
+ * pinned by the first `load` and reused by later ones, but tm_scratch. */
 #ifndef TM_BPF_MAPS_H
 #define TM_BPF_MAPS_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "traffic_meter_kern_user.h"
+#include "parse.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -74,5 +75,29 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tm_stats);
 } tm_stats SEC(".maps");
+
+/*
+ * Per-CPU scratch for the parsed packet. Not pinned: each load has its own.
+ *
+ * Why not the stack: the verifier tracks every constant the parser leaves
+ * behind (link-layer offset, fragment kind, flags), so the flow and counter
+ * code after it would be verified once per parse outcome: close to the
+ * 1M-instruction limit and many seconds per load. Map memory is opaque to
+ * the verifier; after tm_forget() the paths converge and are pruned.
+ */
+struct tm_scratch {
+	struct tm_packet p;
+	struct tm_ipv6_walk walk;
+	__u32 off;
+	__u16 ethertype;
+	__u16 status;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tm_scratch);
+} tm_scratch SEC(".maps");
 
 #endif

@@ -19,31 +19,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/*
- * Per-CPU scratch for the parsed packet. Not pinned: each load has its own.
- *
- * Why not the stack: the verifier tracks every constant the parser leaves
- * behind (link-layer offset, fragment kind, flags), so the flow and counter
- * code after it would be verified once per parse outcome: close to the
- * 1M-instruction limit and many seconds per load. Map memory is opaque to
- * the verifier; after tm_forget() the paths converge and are pruned.
- */
-struct tm_scratch {
-	struct tm_packet p;
-	struct tm_ipv6_walk walk;
-	__u32 off;
-	__u16 ethertype;
-	__u16 status;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tm_scratch);
-} tm_scratch SEC(".maps");
-
-
 static __always_inline void tm_resolve(struct tm_flow_value *fv, const struct tm_flow_key *k,
 				       __u64 generation)
 {

@@ -170,8 +170,15 @@ BpfObject BpfObject::load(const LoadSettings &settings)
 			fail_runtime(fmt::format("the kernel rejected the BPF program ({}); verifier log "
 						 "ends:\n{}",
 						 std::strerror(-err), log.tail(20)));
-		fail_runtime(explain_errno("the kernel rejected the BPF program", err) +
-			     (err == -EPERM || err == -EACCES ? "" : " (run with -v for the verifier log)"));
+		// Privileges were checked up front: EACCES and E2BIG here come from
+		// the verifier, not from a permission or a full table.
+		if (err == -E2BIG)
+			fail_runtime("the BPF program is too large or too complex for this kernel's "
+				     "verifier (run with -v for the verifier log)");
+		if (err == -EACCES || err == -EINVAL)
+			fail_runtime("the kernel's verifier rejected the BPF program (run with -v for the "
+				     "verifier log, and report it with `uname -r`)");
+		fail_runtime(explain_errno("the kernel rejected the BPF program", err));
 	}
 
 	if (!reuse) {

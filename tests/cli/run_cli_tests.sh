@@ -461,6 +461,24 @@ test_object_option() {
 	expect_eq "after re-load with the embedded object" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
 }
 
+# What an operator sees when the kernel's verifier refuses the program:
+# one line that says so (the log with -v), exit 1, and nothing left behind.
+test_verifier_rejection() {
+	lab_pair || return 1
+	local rejected=${TM_REJECTED_BPF_O:?set by meson}
+	expect_error 1 "the kernel's verifier rejected the BPF program" load --dev a0 --object "$rejected"
+	[ ! -e "$PIN/tm_config" ] || fail "a rejected object left state behind"
+	tm load --dev a0 --object "$rejected" -v
+	expect_eq "exit status with -v" "$RC" 1
+	expect_contains "verifier log with -v" "$ERR" "invalid access to packet"
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	expect_error 1 "verifier rejected" load --dev a0 --object "$rejected"
+	expect_eq "rules after a rejected re-load" "$(rule_list)" "198.18.0.2/32"
+	tm_ok status
+	expect_contains "still attached after a rejected re-load" "$OUT" "ingress yes, egress yes"
+}
+
 test_table_full() {
 	lab_pair || return 1
 	tm_ok load --dev a0 --max-rules 4
