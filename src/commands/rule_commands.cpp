@@ -20,6 +20,7 @@ namespace {
 std::vector<Cidr> parse_all(const std::vector<std::string> &texts)
 {
 	std::vector<Cidr> out;
+	out.reserve(texts.size());
 	for (const auto &t : texts)
 		out.push_back(parse_cidr(t));
 	return out;

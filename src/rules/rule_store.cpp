@@ -102,10 +102,11 @@ public:
 	void load_all()
 	{
 		SlotTable t = read_slots(maps_);
-		for (uint32_t w = 0; w * kWindow < t.slots.size(); ++w) {
-			auto first = t.slots.begin() + w * kWindow;
-			auto last = t.slots.begin() + std::min<size_t>(t.slots.size(), (w + 1) * kWindow);
-			windows_[w].assign(first, last);
+		for (size_t w = 0; w * kWindow < t.slots.size(); ++w) {
+			auto first = t.slots.begin() + static_cast<ptrdiff_t>(w * kWindow);
+			auto last = t.slots.begin() +
+				    static_cast<ptrdiff_t>(std::min(t.slots.size(), (w + 1) * kWindow));
+			windows_[static_cast<uint32_t>(w)].assign(first, last);
 		}
 		by_cidr_ = std::move(t.by_cidr);
 		complete_ = true;
