@@ -4,7 +4,7 @@
 # Sourced by scripts/test.sh and scripts/demo.sh.
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(clang llvm libbpf-dev meson ninja-build pkg-config libcli11-dev nlohmann-json3-dev
+packages=(g++ clang llvm libbpf-dev meson ninja-build pkg-config libcli11-dev nlohmann-json3-dev
 	libfmt-dev libgtest-dev libgmock-dev libmnl-dev libcpp-httplib-dev iproute2 nftables iptables
 	ethtool iperf3 socat python3 python3-scapy jq tcpdump util-linux procps iputils-ping)
 
