@@ -31,25 +31,46 @@ set +e
 meson test -C "$build" --print-errorlogs </dev/null
 set -e
 testlog=$build/meson-logs/testlog.json
+# Each Meson test is a runner of many cases (GoogleTest, the CLI runner):
+# count the cases from its output; a runner that died without saying so
+# counts as one failure.
 if [[ -s $testlog ]]; then
-	while IFS=$'\t' read -r result name; do
+	while IFS=$'\t' read -r result name cases_ok cases_bad; do
+		passed=$((passed + cases_ok))
+		failed=$((failed + cases_bad))
 		case $result in
-		OK | EXPECTEDFAIL) passed=$((passed + 1)) ;;
+		OK | EXPECTEDFAIL) ;;
 		SKIP)
 			failed=$((failed + 1))
 			not_passed+=("skipped: $name")
 			;;
 		*)
-			failed=$((failed + 1))
-			not_passed+=("${result,,}: $name")
+			((cases_bad > 0)) || failed=$((failed + 1))
+			not_passed+=("${result,,}: $name ($cases_bad cases failed)")
 			;;
 		esac
 	done < <(/usr/bin/python3 -c '
-import json, sys
+import json, re, sys
 for line in open(sys.argv[1]):
-    if line.strip():
-        t = json.loads(line)
-        print(t["result"], t["name"], sep="\t")' "$testlog")
+    if not line.strip():
+        continue
+    t = json.loads(line)
+    out = t.get("stdout") or ""
+    ok = bad = None
+    m = re.search(r"^\[  PASSED  \] (\d+) tests?", out, re.M)
+    if m:  # GoogleTest
+        ok = int(m.group(1))
+        m = re.search(r"^\[  FAILED  \] (\d+) tests?", out, re.M)
+        bad = int(m.group(1)) if m else 0
+        m = re.search(r"^\[  SKIPPED \] (\d+) tests?", out, re.M)
+        bad += int(m.group(1)) if m else 0  # a skipped case is not a pass
+    else:  # a runner that ends with "N passed, N failed"
+        m = re.findall(r"^(\d+) passed, (\d+) failed", out, re.M)
+        if m:
+            ok, bad = map(int, m[-1])
+    if ok is None:
+        ok, bad = (1, 0) if t["result"] in ("OK", "EXPECTEDFAIL") else (0, 0)
+    print(t["result"], t["name"], ok, bad, sep="\t")' "$testlog")
 fi
 
 # End-to-end suite.
