@@ -106,7 +106,13 @@ void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode)
 					 dir.string()));
 	}
 	if (!exists) {
-		std::filesystem::create_directories(dir.parent_path(), ec);
+		// Without systemd nothing mounts bpffs at its usual place, and
+		// sysfs takes no new directories: mount it at /sys/fs/bpf itself.
+		const auto parent = dir.parent_path();
+		if (parent == "/sys/fs/bpf" && !on_bpffs(parent) &&
+		    mount("bpf", parent.c_str(), "bpf", 0, "mode=0700"))
+			fail_errno("bpffs is not mounted at /sys/fs/bpf and mounting it failed", errno);
+		std::filesystem::create_directories(parent, ec);
 		if (mkdir(dir.c_str(), 0700) && errno != EEXIST)
 			fail_errno(fmt::format("cannot create pin path {}", dir.string()), errno);
 	}
