@@ -461,6 +461,39 @@ test_object_option() {
 	expect_eq "after re-load with the embedded object" "$(counters 198.18.0.2/32)" "$b 2 $b 2"
 }
 
+# A load with other capacities moves both attached interfaces onto the new
+# maps; every counter is kept and keeps counting; shrinking below the rules
+# in use is refused and changes nothing.
+test_resize_keeps_counters() {
+	lab_pair || return 1
+	veth "$A" a1 198.18.1.1/24 "$B" b1 198.18.1.2/24 || return 1
+	tm_ok load --dev a0 --max-rules 4 --max-flows 64
+	tm_ok load --dev a1
+	tm_ok add --ip-address 198.18.0.2 --ip-address 198.18.1.2 --ip-address 198.18.0.0/16
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping over a0"
+	ping_n "$A" 198.18.1.2 2 200 || fail "ping over a1"
+	local b0=$((3 * 128)) b1=$((2 * 228))
+	expect_eq "a0's peer before" "$(counters 198.18.0.2/32)" "$b0 3 $b0 3"
+	expect_eq "a1's peer before" "$(counters 198.18.1.2/32)" "$b1 2 $b1 2"
+
+	expect_error 2 "--max-rules 2 is too small: 3 rules are in use" load --dev a0 --max-rules 2
+	tm_ok status
+	expect_contains "a refused shrink changes nothing" "$OUT" "rules:       3 of 4"
+	tm_ok load --dev a0 --max-rules 16 --max-flows 128
+	expect_contains "load says it resized" "$OUT" "resized: 16 rules, 128 flows"
+	expect_eq "a0's peer after" "$(counters 198.18.0.2/32)" "$b0 3 $b0 3"
+	expect_eq "a1's peer after" "$(counters 198.18.1.2/32)" "$b1 2 $b1 2"
+	expect_eq "the /16 after" "$(counters 198.18.0.0/16)" "$((b0 + b1)) 5 $((b0 + b1)) 5"
+
+	# a1 was not named by the resizing load: it counts into the new maps too.
+	ping_n "$A" 198.18.1.2 1 200 || fail "ping over a1 after resize"
+	expect_eq "a1's peer counts on" "$(counters 198.18.1.2/32)" "$((b1 + 228)) 3 $((b1 + 228)) 3"
+	tm_ok status --json
+	local ids
+	ids=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len({i["program_id"] for i in d["interfaces"]}), d["rules"]["capacity"], d["flows"]["capacity"])')
+	expect_eq "one program on both interfaces, new capacities" "$ids" "1 16 128"
+}
+
 # What an operator sees when the kernel's verifier refuses the program:
 # one line that says so (the log with -v), exit 1, and nothing left behind.
 test_verifier_rejection() {
