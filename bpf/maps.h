@@ -77,6 +77,30 @@ struct {
 } tm_stats SEC(".maps");
 
 /*
+ * A per-CPU, direct-mapped copy of recently used flow entries, so that an
+ * established flow's packet needs no call into the hash table: an array
+ * lookup is inlined by the verifier, a hash lookup is a chain of kernel
+ * calls that costs more than all the rest of the program. tm_flows stays
+ * the truth: a copy is used only while the epoch of its bucket in
+ * tm_flow_epochs is the one it was copied at; whoever inserts a flow or
+ * changes its originator bumps that epoch, on any CPU. Not pinned: each
+ * load starts with an empty cache.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TM_FLOW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tm_flow_cache_entry);
+} tm_flow_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TM_FLOW_EPOCHS);
+	__type(key, __u32);
+	__type(value, __u32);
+} tm_flow_epochs SEC(".maps");
+
+/*
  * Per-CPU scratch for the parsed packet. Not pinned: each load has its own.
  *
  * Why not the stack: the verifier tracks every constant the parser leaves

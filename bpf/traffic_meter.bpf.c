@@ -46,38 +46,107 @@ static __always_inline int tm_count_icmp_error(struct tm_packet *p)
 	return tm_add_pair(&src, &dst, quoted_sender != originator, p->packets, p->bytes);
 }
 
+#define TM_FLOW_KEY_WORDS ((int)(sizeof(struct tm_flow_key) / 4))
+
+/* Cheap and good enough to spread flows over cache slots and epoch buckets. */
+static __always_inline __u32 tm_flow_hash(const __u32 *w)
+{
+	__u32 h = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < TM_FLOW_KEY_WORDS; i++)
+		h = (h ^ w[i]) * 0x9e3779b1;
+	return h ^ (h >> 15);
+}
+
+static __always_inline int tm_flow_key_equal(const __u32 *a, const __u32 *b)
+{
+	__u32 diff = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < TM_FLOW_KEY_WORDS; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
 static __always_inline int tm_count_flow(struct tm_packet *p, struct tm_stats *stats)
 {
-	struct tm_flow_key key;
+	union {
+		struct tm_flow_key k;
+		__u32 w[TM_FLOW_KEY_WORDS];
+	} key;
 	struct tm_flow_value fresh = {}, *fv;
+	struct tm_flow_cache_entry *ce;
 	struct tm_config *cfg;
-	__u32 zero = 0;
+	__u32 zero = 0, hash, bucket, slot, *epoch, epoch_seen;
 	__u64 generation;
 	__u8 sender;
-	int want;
+	int want, bump = 0;
 
 	cfg = bpf_map_lookup_elem(&tm_config, &zero);
 	generation = cfg ? cfg->generation : 0;
-	sender = tm_flow_key_of(&p->t, p->family, &key);
+	sender = tm_flow_key_of(&p->t, p->family, &key.k);
 	want = tm_syn_originator(p->tcp_flags, sender);
 
-	fv = bpf_map_lookup_elem(&tm_flows, &key);
+	hash = tm_flow_hash(key.w);
+	bucket = hash & (TM_FLOW_EPOCHS - 1);
+	slot = (hash >> 16) & (TM_FLOW_CACHE_SLOTS - 1);
+	epoch = bpf_map_lookup_elem(&tm_flow_epochs, &bucket);
+	ce = bpf_map_lookup_elem(&tm_flow_cache, &slot);
+	if (!epoch || !ce)
+		return 0;
+	/* Read before tm_flows: a copy made from an older entry is then
+	 * tagged with an older epoch, never a newer one. */
+	epoch_seen = *(volatile __u32 *)epoch;
+	tm_forget();
+
+	/* SYN packets may change the originator: always through tm_flows. */
+	if (want < 0 && ce->epoch == epoch_seen && ce->value.generation == generation &&
+	    tm_flow_key_equal((const __u32 *)&ce->key, key.w)) {
+		fv = &ce->value;
+		/* Touch the entry now and then, or the LRU takes busy flows for
+		 * idle ones; put it back if it was evicted all the same (it is
+		 * what the entry said: no epoch to bump). */
+		if ((++ce->hits & 63) == 0 && !bpf_map_lookup_elem(&tm_flows, &key.k))
+			bpf_map_update_elem(&tm_flows, &key.k, &ce->value, BPF_NOEXIST);
+		goto count;
+	}
+
+	fv = bpf_map_lookup_elem(&tm_flows, &key.k);
 	if (!fv) {
 		fresh.originator = want >= 0 ? want : sender;
-		tm_resolve(&fresh, &key, generation);
-		if (bpf_map_update_elem(&tm_flows, &key, &fresh, BPF_NOEXIST) == 0)
+		tm_resolve(&fresh, &key.k, generation);
+		if (bpf_map_update_elem(&tm_flows, &key.k, &fresh, BPF_NOEXIST) == 0) {
 			fv = &fresh;
-		else
-			fv = bpf_map_lookup_elem(&tm_flows, &key); /* another CPU won */
+			bump = 1;
+		} else {
+			fv = bpf_map_lookup_elem(&tm_flows, &key.k); /* another CPU won */
+		}
 		if (!fv) {
 			stats->flow_insert_failed++;
 			fv = &fresh;
+			goto count; /* not in tm_flows: nothing to copy */
 		}
 	}
-	if (want >= 0 && fv->originator != want)
+	if (want >= 0 && fv->originator != want) {
 		fv->originator = want;
+		bump = 1;
+	}
 	if (fv->generation != generation)
-		tm_resolve(fv, &key, generation);
+		tm_resolve(fv, &key.k, generation);
+	if (bump) {
+		/* Copies on every CPU are stale now, this one's included: generation
+		 * 0 never matches (the control plane starts at 1). */
+		__sync_fetch_and_add(epoch, 1);
+		ce->value.generation = 0;
+	} else {
+		__builtin_memcpy(&ce->key, &key.k, sizeof(key.k));
+		__builtin_memcpy(&ce->value, fv, sizeof(*fv));
+		ce->epoch = epoch_seen;
+	}
+count:
 	if (sender)
 		return tm_add_pair(&fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
 				   p->bytes);

@@ -19,6 +19,8 @@
 #define TM_DEFAULT_MAX_FLOWS 65536
 #define TM_MAX_FRAGS 8192
 #define TM_MAX_ATTACHED 1024
+#define TM_FLOW_CACHE_SLOTS 4096 /* per CPU, direct-mapped; power of two */
+#define TM_FLOW_EPOCHS 65536	  /* buckets of tm_flow_epochs; power of two */
 
 #define TM_FAMILY_NONE 0 /* free rule slot */
 #define TM_FAMILY_IPV4 4
@@ -101,6 +103,15 @@ struct tm_flow_value {
 	struct tm_rule_ref rule[2]; /* rule matched by endpoint 0 / 1; serial 0: none */
 	__u8 originator;	   /* endpoint (0 or 1) that sent first */
 	__u8 pad[7];
+};
+
+/* tm_flow_cache[slot], per CPU: a copy of a tm_flows entry, valid while
+ * tm_flow_epochs[bucket of key] == epoch (see bpf/maps.h). */
+struct tm_flow_cache_entry {
+	struct tm_flow_key key;
+	struct tm_flow_value value;
+	__u32 epoch;
+	__u32 hits;
 };
 
 /* Non-first fragments carry no ports: the first fragment records them here,

@@ -21,13 +21,14 @@ struct MapSet {
 	Fd frags;
 	Fd attached;
 	Fd stats;
+	Fd flow_epochs; // shared by every load's flow cache (bpf/maps.h)
 
 	// Pin file names: the map names in bpf/maps.h, which libbpf also uses.
 	struct Entry {
 		std::string_view name;
 		Fd MapSet::*member;
 	};
-	static constexpr std::array<Entry, 9> kMaps = {{
+	static constexpr std::array<Entry, 10> kMaps = {{
 		{"tm_config", &MapSet::config},
 		{"tm_rules_v4", &MapSet::rules_v4},
 		{"tm_rules_v6", &MapSet::rules_v6},
@@ -37,6 +38,7 @@ struct MapSet {
 		{"tm_frags", &MapSet::frags},
 		{"tm_attached", &MapSet::attached},
 		{"tm_stats", &MapSet::stats},
+		{"tm_flow_epochs", &MapSet::flow_epochs},
 	}};
 
 	// True if the first `load` has pinned state under dir.

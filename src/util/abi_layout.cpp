@@ -17,6 +17,8 @@ static_assert(sizeof(tm_flow_key) == 40);
 static_assert(offsetof(tm_flow_key, port) == 32 && offsetof(tm_flow_key, proto) == 36);
 static_assert(sizeof(tm_flow_value) == 32);
 static_assert(offsetof(tm_flow_value, originator) == 24);
+static_assert(sizeof(tm_flow_cache_entry) == 80);
+static_assert(offsetof(tm_flow_cache_entry, value) == 40 && offsetof(tm_flow_cache_entry, epoch) == 72);
 static_assert(sizeof(tm_frag_key) == 40);
 static_assert(sizeof(tm_frag_value) == 4);
 static_assert(sizeof(tm_attached_iface) == 16);
