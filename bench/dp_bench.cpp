@@ -268,6 +268,7 @@ public:
 	void clear_flows(const tm_flow_key &bench_flow)
 	{
 		bpf_map_delete_elem(maps_.flows.get(), &bench_flow);
+		tmeter::empty_flow_cache(skel_); // or the next packet is served from a copy
 		if (filler_.empty())
 			return;
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);

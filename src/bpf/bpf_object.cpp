@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "bpf/libbpf_log.h"
+#include "bpf/map_io.h"
 #include "bpf/map_set.h"
 #include "traffic_meter.skel.h"
 #include "util/error.h"
@@ -91,6 +92,19 @@ MapSet map_set_of(const traffic_meter_bpf *skel)
 			fail_errno("cannot duplicate a map descriptor", errno);
 	}
 	return maps;
+}
+
+void empty_flow_cache(const traffic_meter_bpf *skel)
+{
+	const size_t value_size = possible_cpus() * sizeof(tm_flow_cache_entry);
+	std::vector<uint32_t> slots(TM_FLOW_CACHE_SLOTS);
+	for (uint32_t i = 0; i < slots.size(); ++i)
+		slots[i] = i;
+	std::vector<uint8_t> zeros(slots.size() * value_size);
+	Fd cache(fcntl(bpf_map__fd(skel->maps.tm_flow_cache), F_DUPFD_CLOEXEC, 0));
+	if (!cache)
+		fail_errno("cannot duplicate a map descriptor", errno);
+	write_array(cache, slots, zeros.data(), value_size);
 }
 
 MapSet BpfObject::loaded_maps() const { return map_set_of(skel_.get()); }

@@ -27,6 +27,10 @@ struct LoadSettings {
 // `load` pins, and what tests and benchmarks drive RuleStore with.
 MapSet map_set_of(const traffic_meter_bpf *skel);
 
+// Empties a loaded skeleton's per-CPU flow cache (tm_flow_cache), for tests
+// and benchmarks that change tm_flows behind the data plane's back.
+void empty_flow_cache(const traffic_meter_bpf *skel);
+
 class BpfObject {
 public:
 	// Opens the object and loads it into the kernel, reusing the pinned

@@ -11,7 +11,6 @@
 #include <string>
 
 #include "bpf/bpf_object.h"
-#include "bpf/map_io.h"
 #include "rules/rule_store.h"
 #include "traffic_meter.skel.h"
 
@@ -101,16 +100,7 @@ void Dataplane::reset()
 	}
 	// The per-CPU flow cache is not in the MapSet (not pinned): empty it
 	// here, or a case could hit a flow copied by the case before.
-	{
-		const int cache_fd = bpf_map__fd(skel_->maps.tm_flow_cache);
-		const size_t value_size = cpus * sizeof(tm_flow_cache_entry);
-		std::vector<uint32_t> slots(TM_FLOW_CACHE_SLOTS);
-		for (uint32_t i = 0; i < slots.size(); ++i)
-			slots[i] = i;
-		std::vector<uint8_t> zeros(slots.size() * value_size);
-		Fd cache(dup(cache_fd));
-		tmeter::write_array(cache, slots, zeros.data(), value_size);
-	}
+	tmeter::empty_flow_cache(skel_.get());
 	std::vector<tm_stats> zero_stats(cpus);
 	uint32_t zero = 0;
 	if (bpf_map_update_elem(maps_.stats.get(), &zero, zero_stats.data(), BPF_ANY))
