@@ -278,15 +278,7 @@ public:
 		filler_.clear();
 	}
 
-	size_t flow_count() const
-	{
-		size_t n = 0;
-		tm_flow_key key, next;
-		for (void *prev = nullptr; bpf_map_get_next_key(maps_.flows.get(), prev, &next) == 0;
-		     prev = &key, key = next)
-			++n;
-		return n;
-	}
+	size_t flow_count() const { return maps_.count_flows(); }
 
 private:
 	std::vector<char> object_bytes_; // outlives the skeleton that points at it

@@ -6,19 +6,23 @@
 
 #include <filesystem>
 
+#include <vector>
+
 #include "bpf/map_set.h"
+#include "rules/rule_store.h"
 
 namespace tmeter {
 
-// Copies rules (slots compacted, serials kept) from `old_maps` into the new
-// maps' tries and slot table, with zeroed counters, and updates tm_config
-// (shared by both) with the new capacities. Throws if the rules do not fit.
-void copy_rules_for_resize(const MapSet &old_maps, const MapSet &new_maps);
+// Copies the rules into the new maps (RuleStore::copy_to) and updates
+// tm_config (shared by both) with the new capacities. Throws if the rules do
+// not fit. Returns where each rule's counters move.
+std::vector<RuleStore::SlotMove> copy_rules_for_resize(const MapSet &old_maps,
+						       const MapSet &new_maps);
 
 // After every interface runs on the new maps: adds the old counters to the
 // new ones, copies the flows the new table does not know yet (they
 // re-resolve their rules), and renames the new pins over the old ones.
 void finish_resize(const MapSet &old_maps, const MapSet &new_maps,
-		   const std::filesystem::path &pin_dir);
+		   const std::vector<RuleStore::SlotMove> &moves, const std::filesystem::path &pin_dir);
 
 } // namespace tmeter

@@ -92,6 +92,25 @@ uint32_t MapSet::capacity(const Fd &map)
 	return info.max_entries;
 }
 
+uint32_t MapSet::id(const Fd &map)
+{
+	bpf_map_info info{};
+	uint32_t len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(map.get(), &info, &len))
+		fail_errno("cannot query map", errno);
+	return info.id;
+}
+
+uint64_t MapSet::count_flows() const
+{
+	tm_flow_key key{}, next{};
+	uint64_t n = 0;
+	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(flows.get(), prev, &next) == 0;
+	     prev = &key, key = next)
+		++n;
+	return n;
+}
+
 unsigned possible_cpus()
 {
 	int n = libbpf_num_possible_cpus();

@@ -53,6 +53,10 @@ struct MapSet {
 	void write_config(const tm_config &cfg) const;
 	// Capacity (max_entries) of a map.
 	static uint32_t capacity(const Fd &map);
+	// The kernel's id of a map: two descriptors of one map share it.
+	static uint32_t id(const Fd &map);
+	// Entries in tm_flows.
+	uint64_t count_flows() const;
 };
 
 // Number of possible CPUs: the stride of per-CPU map values.

@@ -60,10 +60,11 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 	LoadSettings settings{ctx.pin_dir, args.object, args.max_rules, args.max_flows, ctx.verbose};
 	BpfObject obj = BpfObject::load(settings);
 	std::optional<MapSet> resized;
+	std::vector<RuleStore::SlotMove> moves;
 	if (obj.resizing()) {
 		// New capacities: every attached interface moves to the new maps.
 		resized = obj.loaded_maps();
-		copy_rules_for_resize(obj.pinned_maps(), *resized);
+		moves = copy_rules_for_resize(obj.pinned_maps(), *resized);
 		for (const auto &[ifindex, info] : read_attached(resized->attached)) {
 			char name[IF_NAMESIZE] = {};
 			if (ifindex != link.ifindex && if_indextoname(ifindex, name))
@@ -88,7 +89,7 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 		throw;
 	}
 	if (resized) {
-		finish_resize(obj.pinned_maps(), *resized, ctx.pin_dir);
+		finish_resize(obj.pinned_maps(), *resized, moves, ctx.pin_dir);
 		auto cfg = resized->read_config();
 		fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
 	}

@@ -40,19 +40,6 @@ ProgramInfo program_info(uint32_t id)
 	return p;
 }
 
-uint64_t count_flows(const MapSet &maps)
-{
-	tm_flow_key key{}, next{};
-	uint64_t n = 0;
-	tm_flow_key *prev = nullptr;
-	while (bpf_map_get_next_key(maps.flows.get(), prev, &next) == 0) {
-		++n;
-		key = next;
-		prev = &key;
-	}
-	return n;
-}
-
 std::string iso_time(uint64_t unix_seconds)
 {
 	time_t t = static_cast<time_t>(unix_seconds);
@@ -72,7 +59,7 @@ int cmd_status(const Context &ctx, bool json)
 	auto cfg = maps.read_config();
 	auto rules = RuleStore(maps).rules();
 	auto stats = maps.read_stats();
-	uint64_t flows = count_flows(maps);
+	uint64_t flows = maps.count_flows();
 
 	nlohmann::json ifaces = nlohmann::json::array();
 	for (const auto &[ifindex, info] : read_attached(maps.attached)) {

@@ -435,6 +435,34 @@ void RuleStore::reset(const std::optional<Cidr> &rule)
 	write_counters(maps_, slots, serials);
 }
 
+std::vector<RuleStore::SlotMove> RuleStore::copy_to(const MapSet &target) const
+{
+	const auto entries = rules();
+	const uint32_t capacity = MapSet::capacity(target.rule_slots);
+	if (entries.size() > capacity)
+		fail_usage(fmt::format("--max-rules {} is too small: {} rules are in use; delete some "
+				       "first",
+				       capacity, entries.size()));
+	std::vector<uint32_t> slots, serials;
+	std::vector<tm_rule_slot> values;
+	std::vector<SlotMove> moves;
+	for (uint32_t i = 0; i < entries.size(); ++i) {
+		slots.push_back(i);
+		serials.push_back(entries[i].serial);
+		values.push_back(slot_of(entries[i].cidr, entries[i].serial));
+		moves.push_back({entries[i].slot, i});
+	}
+	write_counters(target, slots, serials);
+	write_slots(target, slots, values);
+	for (uint32_t i = 0; i < entries.size(); ++i) {
+		const tm_rule_ref ref{i, entries[i].serial};
+		const Cidr &c = entries[i].cidr;
+		if (bpf_map_update_elem(trie_for(target, c).get(), lpm_key(c).data(), &ref, BPF_ANY))
+			fail_errno(fmt::format("cannot copy rule {}", c.str()), errno);
+	}
+	return moves;
+}
+
 RuleChange diff_rule_sets(const std::vector<Cidr> &current, const std::vector<Cidr> &wanted)
 {
 	std::set<Cidr> cur(current.begin(), current.end()), want(wanted.begin(), wanted.end());

@@ -52,6 +52,15 @@ public:
 	// Zeroes the counters of one rule (runtime Error if missing) or of all.
 	void reset(const std::optional<Cidr> &rule);
 
+	// A rule's slot here and in the table it was copied to.
+	struct SlotMove {
+		uint32_t from, to;
+	};
+	// Copies every rule into the empty tables of `target` (a resize):
+	// slots from 0 in SPEC order, serials kept, counters zero. Throws a usage
+	// Error if they do not fit.
+	std::vector<SlotMove> copy_to(const MapSet &target) const;
+
 private:
 	const MapSet &maps_;
 };

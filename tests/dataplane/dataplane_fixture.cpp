@@ -186,17 +186,6 @@ Stats Dataplane::stats() const
 	return {s.packets, s.bytes, s.egress_skipped, s.not_ip, s.malformed, s.no_rule, s.counted};
 }
 
-size_t Dataplane::flow_count() const
-{
-	tm_flow_key key{}, next{};
-	size_t n = 0;
-	const void *prev = nullptr;
-	while (bpf_map_get_next_key(maps_.flows.get(), prev, &next) == 0) {
-		++n;
-		key = next;
-		prev = &key;
-	}
-	return n;
-}
+size_t Dataplane::flow_count() const { return maps_.count_flows(); }
 
 } // namespace tmeter::dptest
