@@ -439,17 +439,20 @@ static __always_inline int tm_parse_ip(struct __sk_buff *skb, struct tm_cursor *
 	if (!l4_ok) {
 		p->l4_truncated = 1;
 	} else if (p->frag != TM_FRAG_LATER) {
-		if (tm_read_ports(c, l4_off, p->t.proto, p->family, &p->t) < 0)
+		/* TCP: ports, flags and header length from one read; a header
+		 * cut short of its flags still has its ports. */
+		tcp = p->t.proto == IPPROTO_TCP ? TM_PEEK(c, l4_off, struct tm_tcp_head) : NULL;
+		if (tcp) {
+			p->t.sport = tcp->sport;
+			p->t.dport = tcp->dport;
+			p->tcp_flags = tcp->flags;
+			l4_len = (tcp->doff_res >> 4) * 4;
+		} else if (tm_read_ports(c, l4_off, p->t.proto, p->family, &p->t) < 0) {
 			p->l4_truncated = 1;
-		else
+		}
+		if (!p->l4_truncated)
 			p->has_ports = p->t.sport || p->t.dport;
-		if (p->t.proto == IPPROTO_TCP) {
-			tcp = TM_PEEK(c, l4_off, struct tm_tcp_head);
-			if (tcp) {
-				p->tcp_flags = tcp->flags;
-				l4_len = (tcp->doff_res >> 4) * 4;
-			}
-		} else if (p->t.proto == IPPROTO_UDP || p->t.proto == TM_IPPROTO_UDPLITE) {
+		if (p->t.proto == IPPROTO_UDP || p->t.proto == TM_IPPROTO_UDPLITE) {
 			l4_len = 8;
 		} else if (p->t.proto == IPPROTO_ICMP || p->t.proto == TM_IPPROTO_ICMPV6) {
 			icmp = TM_PEEK(c, l4_off, struct tm_icmp_hdr);
