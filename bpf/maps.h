@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Maps of the data plane. Capacities marked "set at load" are defaults the
  * control plane overrides with bpf_map__set_max_entries(); every map here is
- * pinned by the first `load` and reused by later ones, but tm_scratch. */
+ * pinned by the first `load` and reused by later ones, but tm_scratch and
+ * tm_flow_cache, which are per load. */
 #ifndef TM_BPF_MAPS_H
 #define TM_BPF_MAPS_H
 

@@ -234,6 +234,8 @@ wait_pid() {
 
 udp4_bytes() { echo $((20 + 8 + $1)); }
 udp6_bytes() { echo $((40 + 8 + $1)); }
+# udp_bytes FAMILY PAYLOAD: IP bytes of one UDP datagram, IPv4 (4) or IPv6 (6).
+udp_bytes() { if [[ $1 == 4 ]]; then udp4_bytes "$2"; else udp6_bytes "$2"; fi; }
 
 # frag_bytes 4|6 MTU PAYLOAD: "FRAGMENTS BYTES" of one UDP datagram on a link
 # with that MTU (every fragment's IP header counted; IPv6 fragments carry a

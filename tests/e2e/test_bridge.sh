@@ -25,19 +25,18 @@ base=$LAB_WORK/base
 for fam in 4 6; do
 	if [[ $fam == 4 ]]; then A=$A4 B=$B4 aip=198.18.10.1 bip=198.18.10.2; else
 		A=$A6 B=$B6 aip=2001:db8:10::1 bip=2001:db8:10::2; fi
-	ipb() { if [[ $fam == 4 ]]; then udp4_bytes "$1"; else udp6_bytes "$1"; fi; }
 
 	log "IPv$fam: A -> B across the bridge, 15 x 700 B, 15 x 64 B replies, each once"
 	snapshot "$base"
 	udp_exchange a b "$bip" 9001 15 700 64
-	expect --baseline "$base" $(flow $A 15 $((15 * $(ipb 700))) 15 $((15 * $(ipb 64)))) \
-		$(flow $B 15 $((15 * $(ipb 700))) 15 $((15 * $(ipb 64))))
+	expect --baseline "$base" $(flow $A 15 $((15 * $(udp_bytes $fam 700))) 15 $((15 * $(udp_bytes $fam 64)))) \
+		$(flow $B 15 $((15 * $(udp_bytes $fam 700))) 15 $((15 * $(udp_bytes $fam 64))))
 
 	log "IPv$fam: B pings A, 5 x 1000 B"
 	snapshot "$base"
 	ping_n b "$aip" 5 1000
-	expect --baseline "$base" $(flow $A 5 $((5 * $(ipb 1000))) 5 $((5 * $(ipb 1000)))) \
-		$(flow $B 5 $((5 * $(ipb 1000))) 5 $((5 * $(ipb 1000))))
+	expect --baseline "$base" $(flow $A 5 $((5 * $(udp_bytes $fam 1000))) 5 $((5 * $(udp_bytes $fam 1000)))) \
+		$(flow $B 5 $((5 * $(udp_bytes $fam 1000))) 5 $((5 * $(udp_bytes $fam 1000))))
 done
 
 log "load --dev br0 over attached ports is refused without --force"

@@ -41,18 +41,17 @@ base=$LAB_WORK/base
 for fam in 4 6; do
 	if [[ $fam == 4 ]]; then L=$L4 W=$W4 RW=$RW4 wip=198.19.12.2; else
 		L=$L6 W=$W6 RW=$RW6 wip=2001:db8:13::2; fi
-	ipb() { if [[ $fam == 4 ]]; then udp4_bytes "$1"; else udp6_bytes "$1"; fi; }
 
 	log "IPv$fam: L -> W through masquerade: 10 x 80 B up, 10 x 900 B down"
 	snapshot "$base"
 	udp_exchange l w "$wip" 10001 10 80 900
-	expect --baseline "$base" $(flow $L 10 $((10 * $(ipb 80))) 10 $((10 * $(ipb 900)))) \
-		$(flow $W 10 $((10 * $(ipb 80))) 10 $((10 * $(ipb 900)))) $(flow $RW 0 0 0 0)
+	expect --baseline "$base" $(flow $L 10 $((10 * $(udp_bytes $fam 80))) 10 $((10 * $(udp_bytes $fam 900)))) \
+		$(flow $W 10 $((10 * $(udp_bytes $fam 80))) 10 $((10 * $(udp_bytes $fam 900)))) $(flow $RW 0 0 0 0)
 
 	log "IPv$fam: L pings W, 6 x 300 B"
 	snapshot "$base"
 	ping_n l "$wip" 6 300
-	expect --baseline "$base" $(flow $L 6 $((6 * $(ipb 300))) 6 $((6 * $(ipb 300)))) $(flow $RW 0 0 0 0)
+	expect --baseline "$base" $(flow $L 6 $((6 * $(udp_bytes $fam 300))) 6 $((6 * $(udp_bytes $fam 300)))) $(flow $RW 0 0 0 0)
 
 	log "IPv$fam: L downloads 2 MiB from W over TCP: downstream for L"
 	snapshot "$base"

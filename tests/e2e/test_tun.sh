@@ -23,22 +23,21 @@ base=$LAB_WORK/base
 for fam in 4 6; do
 	if [[ $fam == 4 ]]; then A=$A4 B=$B4 aip=198.18.20.1 bip=198.18.20.2; else
 		A=$A6 B=$B6 aip=2001:db8:20::1 bip=2001:db8:20::2; fi
-	ipb() { if [[ $fam == 4 ]]; then udp4_bytes "$1"; else udp6_bytes "$1"; fi; }
 
 	log "IPv$fam: A -> B over tun: 9 x 333 B, 9 x 77 B replies"
 	snapshot "$base"
 	udp_exchange a b "$bip" 13001 9 333 77
-	expect --baseline "$base" $(flow $A 9 $((9 * $(ipb 333))) 9 $((9 * $(ipb 77)))) \
-		$(flow $B 9 $((9 * $(ipb 333))) 9 $((9 * $(ipb 77))))
+	expect --baseline "$base" $(flow $A 9 $((9 * $(udp_bytes $fam 333))) 9 $((9 * $(udp_bytes $fam 77)))) \
+		$(flow $B 9 $((9 * $(udp_bytes $fam 333))) 9 $((9 * $(udp_bytes $fam 77))))
 
 	log "IPv$fam: B -> A: 4 x 1200 B, 4 x 0 B replies"
 	snapshot "$base"
 	udp_exchange b a "$aip" 13002 4 1200 0
-	expect --baseline "$base" $(flow $A 4 $((4 * $(ipb 1200))) 4 $((4 * $(ipb 0))))
+	expect --baseline "$base" $(flow $A 4 $((4 * $(udp_bytes $fam 1200))) 4 $((4 * $(udp_bytes $fam 0))))
 
 	log "IPv$fam: A pings B, 3 x 64 B"
 	snapshot "$base"
 	ping_n a "$bip" 3 64
-	expect --baseline "$base" $(flow $A 3 $((3 * $(ipb 64))) 3 $((3 * $(ipb 64))))
+	expect --baseline "$base" $(flow $A 3 $((3 * $(udp_bytes $fam 64))) 3 $((3 * $(udp_bytes $fam 64))))
 done
 pass
