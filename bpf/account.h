@@ -23,25 +23,28 @@ static __always_inline struct tm_rule_ref tm_match_rule(__u8 family, const __u8 
 	return ref ? *ref : none;
 }
 
-/* Adds to a rule's counters if the slot still belongs to the rule the
- * caller resolved (see struct tm_rule_ref). Returns 1 if it added. */
+/*
+ * Adds to a rule's counters if the slot still belongs to the rule the
+ * caller resolved (see struct tm_rule_ref). Returns 1 if it added.
+ * Branch-free on `up`: given a branch, the compiler picks the field's
+ * offset into a register, and without CAP_PERFMON the verifier refuses an
+ * instruction that adds different offsets to a pointer on different paths.
+ */
 static __always_inline int tm_add(const struct tm_rule_ref *ref, int up, __u32 packets, __u32 bytes)
 {
 	struct tm_counters *c;
 	__u32 slot = ref->slot;
+	__u64 up_mask = -(__u64)(up != 0);
 
 	if (!ref->serial)
 		return 0;
 	c = bpf_map_lookup_elem(&tm_counters, &slot);
 	if (!c || c->serial != ref->serial)
 		return 0;
-	if (up) {
-		c->up_packets += packets;
-		c->up_bytes += bytes;
-	} else {
-		c->down_packets += packets;
-		c->down_bytes += bytes;
-	}
+	c->up_packets += packets & up_mask;
+	c->up_bytes += bytes & up_mask;
+	c->down_packets += packets & ~up_mask;
+	c->down_bytes += bytes & ~up_mask;
 	return 1;
 }
 

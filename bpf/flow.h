@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Flow keys and direction: which endpoint originated a flow (SPEC §3). */
+/* Flows and direction: which endpoint originated a flow (SPEC §3), and the
+ * fragments that borrow their first fragment's ports. */
 #ifndef TM_BPF_FLOW_H
 #define TM_BPF_FLOW_H
 
 #include "maps.h"
 #include "parse.h"
+#include "account.h"
 
 /* Any total order serves: it only has to put both directions of a flow on
  * one key. Raw words avoid byte swaps. */
@@ -56,12 +58,108 @@ static __always_inline int tm_syn_originator(__u8 tcp_flags, __u8 sender)
 	return (tcp_flags & TM_TCP_ACK) ? !sender : sender;
 }
 
+static __always_inline void tm_resolve(struct tm_flow_value *fv, const struct tm_flow_key *k,
+				       __u32 rules_gen)
+{
+	fv->rule[0] = tm_match_rule(k->family, k->addr[0]);
+	fv->rule[1] = tm_match_rule(k->family, k->addr[1]);
+	fv->rules_gen = rules_gen;
+}
+
+/* The flow's entry in either table, or NULL. */
+static __always_inline struct tm_flow_value *tm_find_flow(const struct tm_flow_key *k)
+{
+	struct tm_flow_value *fv = bpf_map_lookup_elem(&tm_flows, k);
+
+	return fv ? fv : bpf_map_lookup_elem(&tm_flows_new, k);
+}
+
+/*
+ * The flow of a packet, created or moved as needed, with its rules resolved
+ * at rules_gen. A flow is born in tm_flows_new and moves to tm_flows with
+ * the first packet its originator did not send. `fresh` is the caller's
+ * stack copy, used when the entry cannot stay in (or get into) a table.
+ */
+static __always_inline struct tm_flow_value *tm_flow_of(const struct tm_flow_key *k, __u8 sender,
+							int syn, __u32 rules_gen,
+							struct tm_flow_value *fresh,
+							struct tm_stats *stats)
+{
+	struct tm_flow_value *fv = bpf_map_lookup_elem(&tm_flows, k);
+
+	if (fv) {
+		if (syn >= 0 && fv->originator != syn)
+			fv->originator = syn; /* a new connection on a reused 5-tuple */
+		return fv;
+	}
+	fv = bpf_map_lookup_elem(&tm_flows_new, k);
+	if (fv) {
+		if (syn >= 0)
+			fv->originator = syn;
+		if (sender == fv->originator)
+			return fv;
+		/* The first answer: a two-way flow now, out of one-way churn's reach. */
+		__builtin_memcpy(fresh, fv, sizeof(*fresh));
+		if (fresh->rules_gen != rules_gen)
+			tm_resolve(fresh, k, rules_gen);
+		if (bpf_map_update_elem(&tm_flows, k, fresh, BPF_ANY) == 0)
+			bpf_map_delete_elem(&tm_flows_new, k);
+		return fresh;
+	}
+	__builtin_memset(fresh, 0, sizeof(*fresh));
+	fresh->originator = syn >= 0 ? syn : sender;
+	tm_resolve(fresh, k, rules_gen);
+	if (bpf_map_update_elem(&tm_flows_new, k, fresh, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&tm_flows_new, k)) /* not another CPU's insert */
+		stats->flow_insert_failed++;
+	return fresh;
+}
+
+/* Counts a packet in its flow's direction; returns 1 if a rule was added to. */
+static __always_inline int tm_count_flow(const struct tm_packet *p, __u32 rules_gen,
+					 struct tm_stats *stats)
+{
+	struct tm_flow_key key;
+	struct tm_flow_value fresh, *fv;
+	__u8 sender = tm_flow_key_of(&p->t, p->family, &key);
+
+	fv = tm_flow_of(&key, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, &fresh,
+			stats);
+	if (fv->rules_gen != rules_gen)
+		tm_resolve(fv, &key, rules_gen);
+	if (sender)
+		return tm_add_pair(&fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
+				   p->bytes);
+	return tm_add_pair(&fv->rule[0], &fv->rule[1], fv->originator == 0, p->packets, p->bytes);
+}
+
+/* ICMP errors count in the flow they quote, towards the quoted packet's
+ * sender; their rules are those of their own addresses (a router that sends
+ * "time exceeded" is no endpoint of the flow), so nothing is cached. */
+static __always_inline int tm_count_icmp_error(const struct tm_packet *p)
+{
+	struct tm_flow_key key;
+	struct tm_flow_value *fv;
+	struct tm_rule_ref src, dst;
+	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &key);
+	__u8 originator;
+
+	fv = tm_find_flow(&key);
+	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
+	originator = fv ? fv->originator : quoted_sender;
+	src = tm_match_rule(p->family, p->t.saddr);
+	dst = tm_match_rule(p->family, p->t.daddr);
+	return tm_add_pair(&src, &dst, quoted_sender != originator, p->packets, p->bytes);
+}
+
 static __always_inline void tm_frag_key_of(const struct tm_packet *p, struct tm_frag_key *k)
 {
 	__builtin_memcpy(k->saddr, p->t.saddr, 16);
 	__builtin_memcpy(k->daddr, p->t.daddr, 16);
 	k->id = p->frag_id;
-	k->proto = p->t.proto;
+	/* RFC 8200 names a datagram by addresses and id alone; and a later
+	 * fragment's next header may be AH or options, not the transport. */
+	k->proto = p->family == TM_FAMILY_IPV4 ? p->t.proto : 0;
 	k->family = p->family;
 	k->pad = 0;
 }
@@ -78,8 +176,10 @@ static __always_inline void tm_track_fragment(struct tm_packet *p)
 	if (p->frag == TM_FRAG_FIRST) {
 		if (!p->has_ports)
 			return;
+		__builtin_memset(&fv, 0, sizeof(fv));
 		fv.sport = p->t.sport;
 		fv.dport = p->t.dport;
+		fv.proto = p->t.proto;
 		bpf_map_update_elem(&tm_frags, &fk, &fv, BPF_ANY);
 		return;
 	}
@@ -88,6 +188,7 @@ static __always_inline void tm_track_fragment(struct tm_packet *p)
 		return;
 	p->t.sport = known->sport;
 	p->t.dport = known->dport;
+	p->t.proto = known->proto;
 	p->has_ports = 1;
 }
 

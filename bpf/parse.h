@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parsing: link layer (Ethernet, up to two VLAN tags, PPPoE session,
- * or none), IPv4 with options, IPv6 with extension headers, the transport
- * ports, and the packet quoted by an ICMP error. Reads through direct packet
- * access only; a header that is not in the linear area is "truncated".
+ * Packet parsing, two ways in:
+ * - tm_parse_fast: Ethernet (or no link layer), IPv4 without options or
+ *   fragmentation or IPv6 without extension headers, then TCP or UDP, all in
+ *   the linear part of the buffer: read in place at constant offsets.
+ * - tm_parse_slow: everything else (VLAN tags, PPPoE, IPv4 options and
+ *   fragments, IPv6 extension headers, ICMP and the packet an error quotes,
+ *   other protocols, headers in paged data), through bpf_skb_load_bytes,
+ *   which reads wherever the kernel keeps the bytes.
+ * Why two: a direct read is one load, a helper call is not; but without
+ * CAP_PERFMON the verifier allows direct packet access at constant offsets
+ * only (a variable added to a packet pointer is a Spectre v1 gadget to it),
+ * and compares no packet pointer with NULL. Both ways fill one tm_packet.
  */
 #ifndef TM_BPF_PARSE_H
 #define TM_BPF_PARSE_H
@@ -14,16 +22,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-/*
- * Make the compiler reload from memory whatever it knew before this point.
- * With state kept in map memory (opaque to the verifier) this lets the
- * verifier's paths converge: see struct tm_scratch.
- */
-#define tm_forget() asm volatile("" ::: "memory")
+#include "traffic_meter_kern_user.h"
 
-/* Offsets are clamped so the verifier can bound every packet pointer. */
-#define TM_MAX_OFFSET 512
 #define TM_MAX_IPV6_EXT 8
+#define TM_GSO_BY_FRAGS 0xFFFF /* gso_size of SCTP aggregates: gso_segs says the count */
 
 #define TM_ETH_P_8021Q 0x8100
 #define TM_ETH_P_8021AD 0x88A8
@@ -39,6 +41,7 @@
 #define TM_IPV6_FRAGMENT 44
 #define TM_IPV6_AH 51
 #define TM_IPV6_DSTOPTS 60
+#define TM_IPV6_OPT_JUMBO 0xC2
 
 #define TM_TCP_SYN 0x02
 #define TM_TCP_ACK 0x10
@@ -56,67 +59,31 @@ enum tm_frag_kind {
 	TM_FRAG_LATER, /* non-first fragment: no transport header */
 };
 
-/* A transport 4-tuple view: addresses + ports (network byte order). */
+/* Addresses (IPv4 in the first 4 bytes, the rest zero) and ports. */
 struct tm_tuple {
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u16 sport;
-	__u16 dport;
+	__be16 sport;
+	__be16 dport;
 	__u8 proto;
+	__u8 pad[3];
 };
 
 struct tm_packet {
 	struct tm_tuple t;     /* the packet's own addresses; ports if known */
 	struct tm_tuple inner; /* ICMP errors: the quoted packet's tuple */
+	__u64 sig;	       /* identity across the host's devices (struct tm_percpu) */
 	__u32 frag_id;
 	__u32 bytes;   /* IP bytes, all segments of an aggregate */
-	__u32 packets; /* wire packets: GSO segments, else 1 */
+	__u32 packets; /* wire packets: segments of an aggregate, else 1 */
 	__u8 family;
 	__u8 frag;	   /* enum tm_frag_kind */
 	__u8 tcp_flags;
 	__u8 has_ports;	   /* t.sport/t.dport were read from the packet */
 	__u8 icmp_error;   /* inner is valid: count in the quoted packet's flow */
 	__u8 l4_truncated; /* transport header named but not readable */
-};
-
-struct tm_cursor {
-	void *data;
-	void *data_end;
-	__u32 off;
-};
-
-/* Pointer to `len` readable bytes at the cursor, or NULL. */
-static __always_inline void *tm_peek(const struct tm_cursor *c, __u32 off, __u32 len)
-{
-	__u64 o = off;
-	void *p;
-
-	/* Check and use one 64-bit register: otherwise clang may fold the
-	 * bound into an earlier addition or a separate zero-extension, and the
-	 * verifier loses it. */
-	asm volatile("" : "+r"(o));
-	if (o > TM_MAX_OFFSET)
-		return NULL;
-	asm volatile("" : "+r"(o));
-	p = c->data + o;
-	if (p + len > c->data_end)
-		return NULL;
-	return p;
-}
-
-#define TM_PEEK(c, off, type) ((type *)tm_peek((c), (off), sizeof(type)))
-
-struct tm_vlan_hdr {
-	__be16 tci;
-	__be16 proto;
-};
-
-struct tm_pppoe_hdr {
-	__u8 ver_type;
-	__u8 code;
-	__be16 session;
-	__be16 length;
-	__be16 ppp_proto;
+	__u8 gso_from_size;
+	__u8 pad;
 };
 
 struct tm_ipv4_hdr {
@@ -141,128 +108,55 @@ struct tm_ipv6_hdr {
 	__u8 daddr[16];
 };
 
+/* The first 8 bytes of any extension header (none is shorter). */
 struct tm_ipv6_ext {
 	__u8 nexthdr;
 	__u8 len;
-	__be16 frag_off; /* fragment header only */
-	__be32 id;	 /* fragment header only */
+	__u8 b2; /* fragment: offset and flags; hop-by-hop: first option's type */
+	__u8 b3; /* hop-by-hop: first option's length */
+	__be32 w; /* fragment: identification; hop-by-hop: jumbo payload length */
 };
 
-/* Declared here: linux/icmp.h pulls glibc headers under -target bpf. */
-struct tm_icmp_hdr {
-	__u8 type;
+struct tm_pppoe_hdr {
+	__u8 ver_type;
 	__u8 code;
-	__be16 check;
-	__be16 id;
-	__be16 seq;
+	__be16 session;
+	__be16 length;
+	__be16 ppp_proto;
 };
 
-struct tm_l4_ports {
-	__be16 sport;
-	__be16 dport;
+/* The first bytes of a transport header, as far as the packet has them. */
+struct tm_l4_head {
+	__be16 sport; /* ICMP: type and code */
+	__be16 dport; /* ICMP: checksum */
+	__be16 w4;    /* TCP: sequence, high half; UDP: length; ICMP echo: identifier */
+	__be16 w6;    /* TCP: sequence, low half; UDP: checksum; ICMP echo: sequence */
+	__u8 b8[4];
+	__u8 doff_res; /* TCP */
+	__u8 flags;    /* TCP */
+	__u8 b14[2];
 };
 
-/* The first 14 bytes of TCP, up to the flags. seq/ack as bytes: __be32
- * members would pad the struct to 16 and make 14- or 15-byte headers look
- * unreadable. */
-struct tm_tcp_head {
-	__be16 sport;
-	__be16 dport;
-	__u8 seq_ack[8];
-	__u8 doff_res;
-	__u8 flags;
-};
-
-/* Link layer: returns the ethertype of the network header, cursor on it. */
-static __always_inline __u16 tm_parse_ethernet(struct tm_cursor *c)
+static __always_inline void tm_copy_v4(__u8 *dst, __be32 addr)
 {
-	struct ethhdr *eth = TM_PEEK(c, 0, struct ethhdr);
-	struct tm_vlan_hdr *vlan;
-	struct tm_pppoe_hdr *pppoe;
-	__u16 proto;
-	int i;
-
-	if (!eth)
-		return 0;
-	proto = bpf_ntohs(eth->h_proto);
-	c->off = sizeof(*eth);
-#pragma unroll
-	for (i = 0; i < 2; i++) {
-		if (proto != TM_ETH_P_8021Q && proto != TM_ETH_P_8021AD)
-			break;
-		vlan = TM_PEEK(c, c->off, struct tm_vlan_hdr);
-		if (!vlan)
-			return 0;
-		proto = bpf_ntohs(vlan->proto);
-		c->off += sizeof(*vlan);
-	}
-	if (proto == TM_ETH_P_PPP_SES) {
-		pppoe = TM_PEEK(c, c->off, struct tm_pppoe_hdr);
-		if (!pppoe)
-			return 0;
-		c->off += sizeof(*pppoe);
-		switch (bpf_ntohs(pppoe->ppp_proto)) {
-		case TM_PPP_IPV4:
-			return ETH_P_IP;
-		case TM_PPP_IPV6:
-			return ETH_P_IPV6;
-		default:
-			/* LCP, IPCP, ...: not IP, and not malformed (0 would say so) */
-			return TM_ETH_P_PPP_SES;
-		}
-	}
-	return proto;
+	__builtin_memset(dst, 0, 16);
+	__builtin_memcpy(dst, &addr, 4);
 }
 
-/* No link-layer header: the IP version nibble says the family. */
-static __always_inline __u16 tm_parse_l3_device(struct tm_cursor *c)
+static __always_inline int tm_is_ipv6_ext(__u8 nexthdr)
 {
-	__u8 *b = TM_PEEK(c, 0, __u8);
-
-	c->off = 0;
-	if (!b)
-		return 0;
-	if ((*b >> 4) == 4)
-		return ETH_P_IP;
-	if ((*b >> 4) == 6)
-		return ETH_P_IPV6;
-	return 0;
+	return nexthdr == TM_IPV6_HOPOPTS || nexthdr == TM_IPV6_ROUTING ||
+	       nexthdr == TM_IPV6_DSTOPTS || nexthdr == TM_IPV6_AH || nexthdr == TM_IPV6_FRAGMENT;
 }
 
-/* Ports of a transport header at `off`; ICMP echo uses its identifier. */
-static __always_inline int tm_read_ports(const struct tm_cursor *c, __u32 off, __u8 proto,
-					 __u8 family, struct tm_tuple *t)
+static __always_inline int tm_is_icmp_of(__u8 proto, __u8 family)
 {
-	struct tm_l4_ports *ports;
-	struct tm_icmp_hdr *icmp;
+	return family == TM_FAMILY_IPV4 ? proto == IPPROTO_ICMP : proto == TM_IPPROTO_ICMPV6;
+}
 
-	switch (proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case TM_IPPROTO_UDPLITE:
-	case TM_IPPROTO_SCTP:
-		ports = TM_PEEK(c, off, struct tm_l4_ports);
-		if (!ports)
-			return -1;
-		t->sport = ports->sport;
-		t->dport = ports->dport;
-		return 0;
-	case IPPROTO_ICMP:
-	case TM_IPPROTO_ICMPV6:
-		if ((proto == IPPROTO_ICMP) != (family == TM_FAMILY_IPV4))
-			return 0;
-		icmp = TM_PEEK(c, off, struct tm_icmp_hdr);
-		if (!icmp)
-			return -1;
-		if ((family == TM_FAMILY_IPV4 && (icmp->type == 8 || icmp->type == 0)) ||
-		    (family == TM_FAMILY_IPV6 && (icmp->type == 128 || icmp->type == 129))) {
-			t->sport = icmp->id;
-			t->dport = icmp->id;
-		}
-		return 0;
-	default:
-		return 0;
-	}
+static __always_inline int tm_is_icmp_echo(__u8 family, __u8 type)
+{
+	return family == TM_FAMILY_IPV4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
 }
 
 static __always_inline int tm_is_icmp_error(__u8 family, __u8 type)
@@ -272,209 +166,532 @@ static __always_inline int tm_is_icmp_error(__u8 family, __u8 type)
 	return type >= 1 && type <= 4;
 }
 
-struct tm_ipv6_walk {
-	__u32 l4_off;
-	__u32 frag_id;
-	__u8 proto;
-	__u8 frag; /* enum tm_frag_kind */
-	__u8 ok;   /* chain ended at a transport (or non-first fragment) in bounds */
-};
-
-static __always_inline int tm_is_ipv6_ext(__u8 nexthdr)
+/* Bytes of the transport header that repeat in every segment of an aggregate. */
+static __always_inline __u32 tm_l4_len(__u8 proto, const struct tm_l4_head *h, __u32 n)
 {
-	return nexthdr == TM_IPV6_HOPOPTS || nexthdr == TM_IPV6_ROUTING ||
-	       nexthdr == TM_IPV6_DSTOPTS || nexthdr == TM_IPV6_AH || nexthdr == TM_IPV6_FRAGMENT;
+	if (proto == IPPROTO_TCP)
+		return n >= 14 ? (__u32)(h->doff_res >> 4) * 4 : 0;
+	if (proto == IPPROTO_UDP || proto == TM_IPPROTO_UDPLITE)
+		return 8;
+	if (proto == TM_IPPROTO_SCTP)
+		return 12; /* the common header */
+	return 0;
 }
 
-/* Walk (w in map memory: struct tm_scratch) up to TM_MAX_IPV6_EXT extension headers from the fixed header at `off`. */
-static __always_inline void tm_walk_ipv6(const struct tm_cursor *c, __u32 off, __u8 nexthdr,
+/*
+ * Ports from the first n bytes of a transport header. ICMP echo uses its
+ * identifier on both sides; protocols without ports (and ICMP of the other
+ * family) leave them 0. Returns -1 if the header that should hold them is
+ * cut short.
+ */
+static __always_inline int tm_ports_of(const struct tm_l4_head *h, __u32 n, __u8 family,
+				       struct tm_tuple *t)
+{
+	switch (t->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case TM_IPPROTO_UDPLITE:
+	case TM_IPPROTO_SCTP:
+		if (n < 4)
+			return -1;
+		t->sport = h->sport;
+		t->dport = h->dport;
+		return 0;
+	case IPPROTO_ICMP:
+	case TM_IPPROTO_ICMPV6:
+		if (!tm_is_icmp_of(t->proto, family))
+			return 0;
+		if (n < 8)
+			return -1;
+		if (tm_is_icmp_echo(family, (__u8)bpf_ntohs(h->sport) >> 8)) {
+			t->sport = h->w4;
+			t->dport = h->w4;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The same packet seen at an ingress hook and later at an egress hook of
+ * this host: fields that neither forwarding nor NAT rewrite. */
+static __always_inline __u64 tm_sig_of(__u32 ip_word, __u32 wire_len, __u8 proto, __u32 l4_word)
+{
+	return ((__u64)ip_word << 32 ^ (__u64)wire_len << 8 ^ proto) * 0x9e3779b97f4a7c15ULL ^
+	       l4_word;
+}
+
+/* The transport word that identifies a packet of its flow. */
+static __always_inline __u32 tm_l4_sig_word(__u8 proto, const struct tm_l4_head *h)
+{
+	if (proto == IPPROTO_TCP)
+		return (__u32)h->w4 << 16 | h->w6; /* sequence number */
+	if (proto == IPPROTO_UDP || proto == TM_IPPROTO_UDPLITE)
+		return h->w4; /* length, not the checksum NAT rewrites */
+	if (proto == IPPROTO_ICMP || proto == TM_IPPROTO_ICMPV6)
+		return h->w6; /* echo sequence, not the identifier NAT may rewrite */
+	return 0;
+}
+
+/*
+ * Packets and IP bytes. An aggregate (GSO/GRO, or TSO from a guest, whose
+ * gso_segs the kernel leaves 0 until it segments: then gso_size says how
+ * many) counts as its segments, each with its own L3 and L4 headers.
+ * has_gso_size: __sk_buff.gso_size exists (Linux 5.7).
+ */
+static __always_inline void tm_size(struct __sk_buff *skb, const int has_gso_size,
+				    struct tm_packet *p, __u32 avail, __u32 hdrs, __u32 wire_len)
+{
+	__u32 segs = skb->gso_segs, size;
+
+	if (segs == 0 && has_gso_size) {
+		size = skb->gso_size;
+		if (size && size != TM_GSO_BY_FRAGS && avail > hdrs) {
+			segs = (avail - hdrs + size - 1) / size;
+			p->gso_from_size = segs > 1;
+		}
+	}
+	if (segs > 1) {
+		p->packets = segs;
+		p->bytes = avail + (segs - 1) * hdrs;
+	} else {
+		p->packets = 1;
+		p->bytes = wire_len < avail ? wire_len : avail;
+	}
+}
+
+/* An aggregate whose IP length field may be 0 (BIG TCP). */
+static __always_inline int tm_is_aggregate(struct __sk_buff *skb, const int has_gso_size)
+{
+	return skb->gso_segs > 1 || (has_gso_size && skb->gso_size);
+}
+
+/* ------------------------------------------------------------ fast path */
+
+/*
+ * l2 is a constant (0 or 14) at every call site, so every packet pointer
+ * below is data plus a constant. Returns 1 when the packet is parsed, 0 to
+ * leave it to the slow path.
+ */
+static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
+					 const int has_gso_size, struct tm_packet *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct tm_l4_head *l4;
+	__u32 avail, l3_len, l4_len, wire_len, ip_word;
+	__u16 ethertype;
+	__u8 proto, first;
+
+	/* Every packet taken here has 14 bytes of transport header in the
+	 * linear part (TCP flags; UDP is shorter, but no frame that short
+	 * matters): one bound per family, which the compiler cannot split. */
+	if (data + l2 + sizeof(struct tm_ipv4_hdr) + 14 > data_end)
+		return 0;
+	if (l2) {
+		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
+	} else {
+		first = *(__u8 *)data >> 4;
+		ethertype = first == 4 ? ETH_P_IP : first == 6 ? ETH_P_IPV6 : 0;
+	}
+	if (skb->len < l2)
+		return 0;
+	avail = skb->len - l2;
+
+	if (ethertype == ETH_P_IP) {
+		struct tm_ipv4_hdr *ip = data + l2;
+
+		if (ip->ver_ihl != 0x45 || (ip->frag_off & bpf_htons(0x3fff)))
+			return 0;
+		proto = ip->proto;
+		wire_len = bpf_ntohs(ip->tot_len);
+		if (wire_len < sizeof(*ip) && !tm_is_aggregate(skb, has_gso_size))
+			return 0;
+		l3_len = sizeof(*ip);
+		l4 = data + l2 + sizeof(*ip);
+		p->family = TM_FAMILY_IPV4;
+		tm_copy_v4(p->t.saddr, ip->saddr);
+		tm_copy_v4(p->t.daddr, ip->daddr);
+		ip_word = (__u32)bpf_ntohs(ip->id) << 16;
+	} else if (ethertype == ETH_P_IPV6) {
+		struct tm_ipv6_hdr *ip6 = data + l2;
+
+		if (data + l2 + sizeof(*ip6) + 14 > data_end)
+			return 0;
+		if ((ip6->ver_tc_flow & bpf_htonl(0xf0000000)) != bpf_htonl(0x60000000) ||
+		    !ip6->payload_len)
+			return 0;
+		proto = ip6->nexthdr;
+		wire_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		l3_len = sizeof(*ip6);
+		l4 = data + l2 + sizeof(*ip6);
+		p->family = TM_FAMILY_IPV6;
+		__builtin_memcpy(p->t.saddr, ip6->saddr, 16);
+		__builtin_memcpy(p->t.daddr, ip6->daddr, 16);
+		ip_word = bpf_ntohl(ip6->ver_tc_flow) & 0xfffff;
+	} else {
+		return 0;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	p->t.proto = proto;
+	p->t.sport = l4->sport;
+	p->t.dport = l4->dport;
+	p->has_ports = l4->sport || l4->dport;
+	if (proto == IPPROTO_TCP) {
+		p->tcp_flags = l4->flags;
+		l4_len = (__u32)(l4->doff_res >> 4) * 4;
+	} else {
+		l4_len = 8;
+	}
+	p->sig = tm_sig_of(ip_word, wire_len, proto, tm_l4_sig_word(proto, l4));
+	tm_size(skb, has_gso_size, p, avail, l3_len + l4_len, wire_len);
+	return 1;
+}
+
+/* ------------------------------------------------------------ slow path */
+
+/*
+ * The slow path's working state, in per-CPU map memory (tm_percpu.scratch).
+ * Why not the stack: the verifier tracks every value a branch leaves behind
+ * (offsets, header kinds, lengths), so each later stage would be verified
+ * once per combination of earlier outcomes, far beyond its limits. Map
+ * memory is opaque to it: after tm_forget() a stage reads its inputs back
+ * as unknown values, and the paths that lead there converge.
+ */
+struct tm_scratch {
+	struct tm_packet p;
+	struct tm_ipv6_walk {
+		__u32 l4_off;
+		__u32 frag_id;
+		__u32 jumbo; /* jumbo payload length of a hop-by-hop option, 0 if none */
+		__u8 proto;
+		__u8 frag; /* enum tm_frag_kind */
+		__u8 ok;   /* chain ended at a transport (or a non-first fragment) */
+		__u8 pad;
+	} walk;
+	struct tm_l4_head head;
+	__u32 off;     /* network header */
+	__u32 l4_off;
+	__u32 l3_len;
+	__u32 l4_len;
+	__u32 avail;   /* skb->len from the network header on */
+	__u32 wire_len;
+	__u32 ip_word; /* for the signature: IPv4 id and offset, IPv6 flow label */
+	__u32 head_len;
+	__u16 ethertype;
+	__u8 l4_ok;
+	__u8 status;
+};
+
+_Static_assert(sizeof(struct tm_scratch) <= TM_SCRATCH_BYTES, "tm_percpu.scratch too small");
+
+/* Make the compiler reload from memory whatever it knew before this point:
+ * with the state in map memory, the verifier's paths converge here. */
+#define tm_forget() asm volatile("" ::: "memory")
+
+static __always_inline int tm_load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
+/* Up to 16 bytes of transport header at off into h, zero-filled; returns how
+ * many the packet had (16, 8, 4 or 0: constant sizes keep the verifier simple). */
+static __always_inline __u32 tm_load_l4_head(struct __sk_buff *skb, __u32 off,
+					     struct tm_l4_head *h)
+{
+	__u32 left = skb->len > off ? skb->len - off : 0;
+	struct tm_l4_head buf;
+
+	__builtin_memset(&buf, 0, sizeof(buf));
+	if (left >= 16)
+		left = tm_load(skb, off, &buf, 16) ? 0 : 16;
+	else if (left >= 8)
+		left = tm_load(skb, off, &buf, 8) ? 0 : 8;
+	else if (left >= 4)
+		left = tm_load(skb, off, &buf, 4) ? 0 : 4;
+	else
+		left = 0;
+	__builtin_memcpy(h, &buf, sizeof(buf));
+	return left;
+}
+
+/* Link layer: the ethertype of the network header (0: cut short or 0,
+ * which no valid frame has), *off on it. */
+static __always_inline __u16 tm_parse_l2(struct __sk_buff *skb, __u32 *off)
+{
+	struct tm_pppoe_hdr pppoe;
+	__be16 tag[2];
+	__u16 proto;
+	__u32 o = ETH_HLEN;
+	int i;
+
+	if (tm_load(skb, 12, tag, 2))
+		return 0;
+	proto = bpf_ntohs(tag[0]);
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		if (proto != TM_ETH_P_8021Q && proto != TM_ETH_P_8021AD)
+			break;
+		if (tm_load(skb, o, tag, 4))
+			return 0;
+		proto = bpf_ntohs(tag[1]);
+		o += 4;
+	}
+	if (proto == TM_ETH_P_PPP_SES) {
+		if (tm_load(skb, o, &pppoe, sizeof(pppoe)))
+			return 0;
+		o += sizeof(pppoe);
+		switch (bpf_ntohs(pppoe.ppp_proto)) {
+		case TM_PPP_IPV4:
+			proto = ETH_P_IP;
+			break;
+		case TM_PPP_IPV6:
+			proto = ETH_P_IPV6;
+			break;
+		default:
+			break; /* LCP, IPCP, ...: not IP, and not malformed */
+		}
+	}
+	*off = o;
+	return proto;
+}
+
+/* Walks up to TM_MAX_IPV6_EXT extension headers after the fixed header at
+ * `off`; w is map memory (struct tm_scratch). */
+static __always_inline void tm_walk_ipv6(struct __sk_buff *skb, __u32 off, __u8 nexthdr,
 					 struct tm_ipv6_walk *w)
 {
-	struct tm_ipv6_ext *ext;
+	struct tm_ipv6_ext ext;
 	__u16 frag_off;
 	int i;
 
 	w->l4_off = off + sizeof(struct tm_ipv6_hdr);
 	w->proto = nexthdr;
 	w->frag = TM_FRAG_NONE;
+	w->frag_id = 0;
+	w->jumbo = 0;
 	w->ok = 0;
 #pragma unroll
 	for (i = 0; i < TM_MAX_IPV6_EXT; i++) {
-		/* w is map memory: every iteration starts from one verifier state
-		 * whichever header the previous one was. */
+		/* Every iteration starts from one verifier state, whichever
+		 * header the previous one was. */
 		tm_forget();
 		if (!tm_is_ipv6_ext(w->proto)) {
 			w->ok = 1;
 			return;
 		}
-		ext = tm_peek(c, w->l4_off, 2);
-		if (!ext)
+		if (tm_load(skb, w->l4_off, &ext, sizeof(ext)))
 			return;
 		if (w->proto == TM_IPV6_FRAGMENT) {
-			ext = TM_PEEK(c, w->l4_off, struct tm_ipv6_ext);
-			if (!ext)
-				return;
-			frag_off = bpf_ntohs(ext->frag_off);
-			w->proto = ext->nexthdr;
+			frag_off = (__u16)ext.b2 << 8 | ext.b3;
+			w->proto = ext.nexthdr;
 			w->l4_off += 8;
 			if (frag_off & 0xfff8) {
 				w->frag = TM_FRAG_LATER;
-				w->frag_id = bpf_ntohl(ext->id);
+				w->frag_id = bpf_ntohl(ext.w);
 				w->ok = 1;
 				return;
 			}
 			if (frag_off & 1) {
 				w->frag = TM_FRAG_FIRST;
-				w->frag_id = bpf_ntohl(ext->id);
+				w->frag_id = bpf_ntohl(ext.w);
 			}
 			continue;
 		}
+		/* RFC 2675: the jumbo option sits right after the header's 2 bytes. */
+		if (i == 0 && w->proto == TM_IPV6_HOPOPTS && ext.b2 == TM_IPV6_OPT_JUMBO && ext.b3 == 4)
+			w->jumbo = bpf_ntohl(ext.w);
 		if (w->proto == TM_IPV6_AH)
-			w->l4_off += ((__u32)ext->len + 2) * 4;
+			w->l4_off += ((__u32)ext.len + 2) * 4;
 		else
-			w->l4_off += ((__u32)ext->len + 1) * 8;
-		w->proto = ext->nexthdr;
+			w->l4_off += ((__u32)ext.len + 1) * 8;
+		w->proto = ext.nexthdr;
 	}
+	tm_forget();
 	/* TM_MAX_IPV6_EXT headers walked: fine if the last one leads to a transport. */
 	w->ok = !tm_is_ipv6_ext(w->proto);
 }
 
-
-static __always_inline void tm_copy_v4(__u8 *dst, __be32 addr)
+/* Stage 1: the network header at s->off. Sets the tuple's addresses and
+ * protocol, the fragment kind, and s->l4_off, l3_len, wire_len, l4_ok. */
+static __always_inline int tm_parse_l3(struct __sk_buff *skb, const int has_gso_size,
+				       struct tm_scratch *s)
 {
-	__builtin_memset(dst, 0, 16);
-	__builtin_memcpy(dst, &addr, 4);
+	struct tm_packet *p = &s->p;
+	__u32 off = s->off, l3_len, wire_len;
+
+	if (skb->len < off)
+		return TM_MALFORMED;
+	s->avail = skb->len - off;
+	s->l4_ok = 1;
+	if (s->ethertype == ETH_P_IP) {
+		struct tm_ipv4_hdr ip;
+
+		if (tm_load(skb, off, &ip, sizeof(ip)) || (ip.ver_ihl >> 4) != 4)
+			return TM_MALFORMED;
+		l3_len = (ip.ver_ihl & 0xf) * 4;
+		wire_len = bpf_ntohs(ip.tot_len);
+		if (l3_len < sizeof(ip) || l3_len > s->avail)
+			return TM_MALFORMED;
+		/* An aggregate's tot_len may be 0 (BIG TCP): skb->len decides. */
+		if (!tm_is_aggregate(skb, has_gso_size) && wire_len < l3_len)
+			return TM_MALFORMED;
+		p->family = TM_FAMILY_IPV4;
+		tm_copy_v4(p->t.saddr, ip.saddr);
+		tm_copy_v4(p->t.daddr, ip.daddr);
+		p->t.proto = ip.proto;
+		if (bpf_ntohs(ip.frag_off) & 0x1fff)
+			p->frag = TM_FRAG_LATER;
+		else if (bpf_ntohs(ip.frag_off) & 0x2000)
+			p->frag = TM_FRAG_FIRST;
+		p->frag_id = bpf_ntohs(ip.id);
+		s->l3_len = l3_len;
+		s->l4_off = off + l3_len;
+		s->wire_len = wire_len;
+		s->ip_word = (__u32)bpf_ntohs(ip.id) << 16 | (bpf_ntohs(ip.frag_off) & 0x1fff);
+		return TM_PARSED;
+	}
+	if (s->ethertype != ETH_P_IPV6)
+		return TM_NOT_IP;
+
+	struct tm_ipv6_hdr ip6;
+
+	if (tm_load(skb, off, &ip6, sizeof(ip6)) || (bpf_ntohl(ip6.ver_tc_flow) >> 28) != 6)
+		return TM_MALFORMED;
+	p->family = TM_FAMILY_IPV6;
+	__builtin_memcpy(p->t.saddr, ip6.saddr, 16);
+	__builtin_memcpy(p->t.daddr, ip6.daddr, 16);
+	s->ip_word = bpf_ntohl(ip6.ver_tc_flow) & 0xfffff;
+	s->wire_len = bpf_ntohs(ip6.payload_len);
+	tm_walk_ipv6(skb, off, ip6.nexthdr, &s->walk);
+	tm_forget();
+	/* payload_len 0: a BIG TCP aggregate, a jumbogram, or just the header
+	 * (then what follows is link-layer padding). */
+	if (s->wire_len)
+		s->wire_len += sizeof(ip6);
+	else if (tm_is_aggregate(skb, has_gso_size))
+		s->wire_len = s->avail;
+	else
+		s->wire_len = sizeof(ip6) + s->walk.jumbo;
+	p->t.proto = s->walk.proto;
+	p->frag = s->walk.frag;
+	p->frag_id = s->walk.frag_id;
+	s->l4_off = s->walk.l4_off;
+	s->l3_len = s->walk.l4_off - off;
+	s->l4_ok = s->walk.ok;
+	return TM_PARSED;
 }
 
-/* The packet an ICMP error quotes, at `off`; 0 if it cannot be read. */
-static __always_inline int tm_parse_quoted(const struct tm_cursor *c, __u32 off, __u8 family,
-					   struct tm_tuple *t, struct tm_ipv6_walk *w)
+/* Stage 2: the transport header at s->l4_off: ports, TCP flags, the bytes
+ * of it each segment repeats. Returns 1 for an ICMP error. */
+static __always_inline int tm_parse_l4(struct __sk_buff *skb, struct tm_scratch *s)
 {
-	struct tm_ipv4_hdr *ip;
-	struct tm_ipv6_hdr *ip6;
+	struct tm_packet *p = &s->p;
+	__u32 n;
 
-	if (family == TM_FAMILY_IPV4) {
-		ip = TM_PEEK(c, off, struct tm_ipv4_hdr);
-		if (!ip || (ip->ver_ihl >> 4) != 4 || (ip->ver_ihl & 0xf) < 5)
-			return 0;
-		tm_copy_v4(t->saddr, ip->saddr);
-		tm_copy_v4(t->daddr, ip->daddr);
-		t->proto = ip->proto;
-		if (bpf_ntohs(ip->frag_off) & 0x1fff)
-			return 1;
-		tm_read_ports(c, off + (ip->ver_ihl & 0xf) * 4, t->proto, family, t);
-		return 1;
-	}
-	ip6 = TM_PEEK(c, off, struct tm_ipv6_hdr);
-	if (!ip6 || (bpf_ntohl(ip6->ver_tc_flow) >> 28) != 6)
+	s->head_len = 0;
+	s->l4_len = 0;
+	__builtin_memset(&s->head, 0, sizeof(s->head));
+	if (!s->l4_ok) {
+		p->l4_truncated = 1;
 		return 0;
-	__builtin_memcpy(t->saddr, ip6->saddr, 16);
-	__builtin_memcpy(t->daddr, ip6->daddr, 16);
-	tm_walk_ipv6(c, off, ip6->nexthdr, w);
-	t->proto = w->proto;
-	if (w->ok && w->frag != TM_FRAG_LATER)
-		tm_read_ports(c, w->l4_off, t->proto, family, t);
+	}
+	if (p->frag == TM_FRAG_LATER)
+		return 0;
+	n = tm_load_l4_head(skb, s->l4_off, &s->head);
+	s->head_len = n;
+	tm_forget();
+	if (tm_ports_of(&s->head, s->head_len, p->family, &p->t) < 0)
+		p->l4_truncated = 1;
+	else
+		p->has_ports = p->t.sport || p->t.dport;
+	if (p->t.proto == IPPROTO_TCP && s->head_len >= 14)
+		p->tcp_flags = s->head.flags;
+	s->l4_len = tm_l4_len(p->t.proto, &s->head, s->head_len);
+	return s->head_len >= 8 && tm_is_icmp_of(p->t.proto, p->family) &&
+	       tm_is_icmp_error(p->family, (__u8)(bpf_ntohs(s->head.sport) >> 8));
+}
+
+/* Stage 3, ICMP errors: the packet the error quotes, 8 bytes into the ICMP
+ * header. Fills p->inner; 0 if its IP header cannot be read. */
+static __always_inline int tm_parse_quoted(struct __sk_buff *skb, struct tm_scratch *s)
+{
+	struct tm_tuple *t = &s->p.inner;
+	__u32 off = s->l4_off + 8;
+
+	if (s->p.family == TM_FAMILY_IPV4) {
+		struct tm_ipv4_hdr ip;
+
+		if (tm_load(skb, off, &ip, sizeof(ip)) || (ip.ver_ihl >> 4) != 4 ||
+		    (ip.ver_ihl & 0xf) < 5)
+			return 0;
+		tm_copy_v4(t->saddr, ip.saddr);
+		tm_copy_v4(t->daddr, ip.daddr);
+		t->proto = ip.proto;
+		if (bpf_ntohs(ip.frag_off) & 0x1fff)
+			return 1;
+		s->walk.l4_off = off + (ip.ver_ihl & 0xf) * 4;
+		s->walk.ok = 1;
+	} else {
+		struct tm_ipv6_hdr ip6;
+
+		if (tm_load(skb, off, &ip6, sizeof(ip6)) ||
+		    (bpf_ntohl(ip6.ver_tc_flow) >> 28) != 6)
+			return 0;
+		__builtin_memcpy(t->saddr, ip6.saddr, 16);
+		__builtin_memcpy(t->daddr, ip6.daddr, 16);
+		tm_walk_ipv6(skb, off, ip6.nexthdr, &s->walk);
+		tm_forget();
+		t->proto = s->walk.proto;
+		if (!s->walk.ok || s->walk.frag == TM_FRAG_LATER)
+			return 1;
+	}
+	tm_forget();
+	struct tm_l4_head head;
+	__u32 n = tm_load_l4_head(skb, s->walk.l4_off, &head);
+
+	tm_ports_of(&head, n, s->p.family, &s->p.inner);
 	return 1;
 }
 
-/*
- * Network and transport headers at c->off. Fills p; TM_MALFORMED when the IP
- * header cannot be trusted (then nothing is counted).
- */
-static __always_inline int tm_parse_ip(struct __sk_buff *skb, struct tm_cursor *c, __u16 ethertype,
-				       struct tm_packet *p, struct tm_ipv6_walk *w)
+/* Everything the fast path leaves, link layer first; the working state is
+ * s (map memory), the result s->p. */
+static __always_inline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
+					 const int has_gso_size, struct tm_scratch *s)
 {
-	struct tm_ipv4_hdr *ip;
-	struct tm_ipv6_hdr *ip6;
-	struct tm_tcp_head *tcp;
-	struct tm_icmp_hdr *icmp;
-	__u32 off = c->off, avail, l3_len, l4_len = 0, l4_off, wire_len, segs;
-	int l4_ok = 1;
+	struct tm_packet *p = &s->p;
+	__u32 off = 0;
+	__u8 first;
+	int status;
 
-	if (off > TM_MAX_OFFSET || skb->len < off)
-		return TM_MALFORMED;
-	avail = skb->len - off;
-	if (ethertype == ETH_P_IP) {
-		ip = TM_PEEK(c, off, struct tm_ipv4_hdr);
-		if (!ip || (ip->ver_ihl >> 4) != 4)
-			return TM_MALFORMED;
-		l3_len = (ip->ver_ihl & 0xf) * 4;
-		wire_len = bpf_ntohs(ip->tot_len);
-		if (l3_len < sizeof(*ip) || l3_len > avail)
-			return TM_MALFORMED;
-		p->family = TM_FAMILY_IPV4;
-		tm_copy_v4(p->t.saddr, ip->saddr);
-		tm_copy_v4(p->t.daddr, ip->daddr);
-		p->t.proto = ip->proto;
-		if (bpf_ntohs(ip->frag_off) & 0x1fff)
-			p->frag = TM_FRAG_LATER;
-		else if (bpf_ntohs(ip->frag_off) & 0x2000)
-			p->frag = TM_FRAG_FIRST;
-		p->frag_id = bpf_ntohs(ip->id);
-		l4_off = off + l3_len;
-		/* An aggregate's tot_len may be 0 (BIG TCP): skb->len decides. */
-		if (skb->gso_segs <= 1 && wire_len < l3_len)
-			return TM_MALFORMED;
-	} else if (ethertype == ETH_P_IPV6) {
-		ip6 = TM_PEEK(c, off, struct tm_ipv6_hdr);
-		if (!ip6 || (bpf_ntohl(ip6->ver_tc_flow) >> 28) != 6)
-			return TM_MALFORMED;
-		p->family = TM_FAMILY_IPV6;
-		__builtin_memcpy(p->t.saddr, ip6->saddr, 16);
-		__builtin_memcpy(p->t.daddr, ip6->daddr, 16);
-		wire_len = bpf_ntohs(ip6->payload_len);
-		/* payload_len 0: jumbogram or BIG TCP aggregate */
-		wire_len = wire_len ? wire_len + sizeof(*ip6) : avail;
-		tm_walk_ipv6(c, off, ip6->nexthdr, w);
-		p->t.proto = w->proto;
-		p->frag = w->frag;
-		p->frag_id = w->frag_id;
-		l4_off = w->l4_off;
-		l3_len = l4_off - off;
-		l4_ok = w->ok;
+	if (l3_device) {
+		/* No link-layer header: the IP version nibble says the family. */
+		if (tm_load(skb, 0, &first, 1))
+			return TM_NOT_IP;
+		first >>= 4;
+		if (first != 4 && first != 6)
+			return TM_NOT_IP;
+		s->ethertype = first == 4 ? ETH_P_IP : ETH_P_IPV6;
 	} else {
-		return TM_NOT_IP;
+		s->ethertype = tm_parse_l2(skb, &off);
+		if (!s->ethertype)
+			return TM_MALFORMED;
 	}
-
-	if (!l4_ok) {
-		p->l4_truncated = 1;
-	} else if (p->frag != TM_FRAG_LATER) {
-		/* TCP: ports, flags and header length from one read; a header
-		 * cut short of its flags still has its ports. */
-		tcp = p->t.proto == IPPROTO_TCP ? TM_PEEK(c, l4_off, struct tm_tcp_head) : NULL;
-		if (tcp) {
-			p->t.sport = tcp->sport;
-			p->t.dport = tcp->dport;
-			p->tcp_flags = tcp->flags;
-			l4_len = (tcp->doff_res >> 4) * 4;
-		} else if (tm_read_ports(c, l4_off, p->t.proto, p->family, &p->t) < 0) {
-			p->l4_truncated = 1;
-		}
-		if (!p->l4_truncated)
-			p->has_ports = p->t.sport || p->t.dport;
-		if (p->t.proto == IPPROTO_UDP || p->t.proto == TM_IPPROTO_UDPLITE) {
-			l4_len = 8;
-		} else if (p->t.proto == IPPROTO_ICMP || p->t.proto == TM_IPPROTO_ICMPV6) {
-			icmp = TM_PEEK(c, l4_off, struct tm_icmp_hdr);
-			if (icmp && ((p->t.proto == IPPROTO_ICMP) == (p->family == TM_FAMILY_IPV4)) &&
-			    tm_is_icmp_error(p->family, icmp->type))
-				p->icmp_error = tm_parse_quoted(c, l4_off + sizeof(*icmp), p->family,
-								&p->inner, w);
-		}
+	s->off = off;
+	tm_forget(); /* one network-layer parser for every link layer */
+	status = tm_parse_l3(skb, has_gso_size, s);
+	if (status != TM_PARSED)
+		return status;
+	tm_forget();
+	if (tm_parse_l4(skb, s)) {
+		tm_forget();
+		p->icmp_error = tm_parse_quoted(skb, s);
 	}
-
-	segs = skb->gso_segs;
-	if (segs > 1) {
-		/* Every segment of an aggregate carries its own L3 and L4 headers. */
-		p->packets = segs;
-		p->bytes = avail + (segs - 1) * (l3_len + l4_len);
-	} else {
-		p->packets = 1;
-		p->bytes = wire_len < avail ? wire_len : avail;
-	}
-	if (p->l4_truncated)
-		return TM_MALFORMED_L4;
-	return TM_PARSED;
+	tm_forget();
+	p->sig = tm_sig_of(s->ip_word, s->wire_len, p->t.proto, tm_l4_sig_word(p->t.proto, &s->head));
+	tm_size(skb, has_gso_size, p, s->avail, s->l3_len + s->l4_len, s->wire_len);
+	return p->l4_truncated ? TM_MALFORMED_L4 : TM_PARSED;
 }
 
 #endif

@@ -2,25 +2,24 @@
 /*
  * The ABI shared by the TC BPF program (bpf/) and the control plane (src/):
  * every map key, map value and constant that crosses the boundary. Plain C,
- * fixed-width kernel types only; src/abi_layout.cpp static_asserts the
+ * fixed-width kernel types only; src/util/abi_layout.cpp static_asserts the
  * layout and tests/unit compare it with the object's BTF.
  *
- * Bump TM_ABI_VERSION on any change to a pinned map's key, value or type:
- * `load` refuses an object whose ABI differs from the pinned maps'.
+ * Bump TM_ABI_VERSION on any change to a pinned map's key, value or type,
+ * and teach src/state/migrate.cpp to carry the previous version's rules and
+ * counters over.
  */
 #ifndef TRAFFIC_METER_KERN_USER_H
 #define TRAFFIC_METER_KERN_USER_H
 
 #include <linux/types.h>
 
-#define TM_ABI_VERSION 1
+#define TM_ABI_VERSION 2
 
 #define TM_DEFAULT_MAX_RULES 65536
-#define TM_DEFAULT_MAX_FLOWS 65536
+#define TM_DEFAULT_MAX_FLOWS 262144
 #define TM_MAX_FRAGS 8192
-#define TM_MAX_ATTACHED 1024
-#define TM_FLOW_CACHE_SLOTS 4096 /* per CPU, direct-mapped; power of two */
-#define TM_FLOW_EPOCHS 65536	  /* buckets of tm_flow_epochs; power of two */
+#define TM_MAX_IFACES 4096
 
 #define TM_FAMILY_NONE 0 /* free rule slot */
 #define TM_FAMILY_IPV4 4
@@ -50,14 +49,32 @@ struct tm_rule_ref {
 	__u32 serial;
 };
 
-/* tm_rule_slots[slot]: which rule owns a slot (family 0 = free). The control
- * plane reads rules back from this array (batched), not from the tries. */
+/*
+ * tm_rule_slots[slot]: which rule owns a slot, written by the control plane
+ * only. It is also the journal of rule changes (docs/DESIGN.md, "Rule
+ * changes"): a rule is visible to readers whose committed change id C has
+ * added <= C and (deleted == 0 or deleted > C). `added` and `deleted` share
+ * one aligned 8-byte word so a reader racing a write never sees half of it.
+ */
 struct tm_rule_slot {
 	__u32 serial;
-	__u8 family;
+	__u8 family; /* TM_FAMILY_NONE: never used */
 	__u8 prefixlen;
 	__u16 pad;
+	__u32 added;   /* change id that added the rule; 0 with family NONE */
+	__u32 deleted; /* change id that deleted it (a tombstone); 0: not deleted */
 	__u8 addr[16]; /* network byte order; IPv4 uses addr[0..3] */
+	/*
+	 * Added by readers to the counters summed over the CPUs, modulo 2^64;
+	 * the data plane's counters are never rewritten while they may count.
+	 * carried: what the kernel counted before this slot held the rule (a
+	 * resize or migration moves counts in) minus what a reused slot held
+	 * before (so a new rule starts at 0); the exporter shows counters plus
+	 * carried. adjust: what `reset` takes away and `restore` puts back,
+	 * shown by `show` and not by the exporter.
+	 */
+	__u64 carried[4]; /* up packets, up bytes, down packets, down bytes */
+	__u64 adjust[4];
 };
 
 /* tm_counters[slot], per CPU; readers sum the CPUs. */
@@ -70,20 +87,36 @@ struct tm_counters {
 	__u64 down_bytes;
 };
 
+#define TM_STATE_MOUNTED_BPFFS 1 /* load mounted bpffs at the pin path */
+#define TM_STATE_CREATED_DIR 2	 /* load created the pin directory */
+
 /*
- * tm_config[0]. The data plane reads only `generation`; the control plane
- * bumps it after every rule change so that flows re-resolve their cached
- * rules on their next packet.
+ * tm_config[0]: the state's identity and the control plane's bookkeeping.
+ * The data plane reads only `rules_gen`, which the control plane bumps after
+ * every committed rule change so that flows re-resolve their cached rules.
  */
 struct tm_config {
-	__u64 generation;
+	__u64 magic; /* TM_CONFIG_MAGIC: a traffic_meter state, not someone else's map */
 	__u32 abi_version;
+	__u32 rules_gen;
+	__u32 committed;    /* id of the last committed rule change */
+	__u32 pending;	    /* id of a rule change under way (0: none); rolled back if found */
+	__u32 rewrite_seq;  /* bumped around rewrites a reader may overlap; readers retry */
 	__u32 max_rules;
 	__u32 max_flows;
 	__u32 next_serial;
-	__u32 next_slot; /* next-fit cursor: freed slots are reused last */
-	__u32 pad;
+	__u32 next_slot;    /* next-fit cursor: freed slots are reused last */
+	__u32 maps_gen;	    /* maps<N>/ under the pin path holds the sized maps */
+	__u32 resize_gen;   /* maps<N>/ of a resize under way (0: none); rolled back if found */
+	__u32 flags;	    /* TM_STATE_* */
+	__u64 netns_dev;    /* network namespace the state belongs to (stat of /proc/self/ns/net) */
+	__u64 netns_ino;
+	__u64 instance_id;  /* random, chosen by the first load */
+	__u64 created_at;   /* unix seconds */
+	__u64 uppers_at;    /* when the upper-device records were last refreshed */
 };
+
+#define TM_CONFIG_MAGIC 0x54524146464d5452ULL /* "TRAFFMTR" */
 
 /*
  * Flow key, normalized: endpoint 0 is the smaller (address, port) of the
@@ -98,24 +131,17 @@ struct tm_flow_key {
 	__u16 pad;
 };
 
+/* tm_flows (two-way flows) and tm_flows_new (one-way so far). */
 struct tm_flow_value {
-	__u64 generation;	   /* rule-set generation `rule` was resolved at */
+	__u32 rules_gen;	    /* tm_config.rules_gen `rule` was resolved at */
+	__u8 originator;	    /* endpoint (0 or 1) that sent first */
+	__u8 pad[3];
 	struct tm_rule_ref rule[2]; /* rule matched by endpoint 0 / 1; serial 0: none */
-	__u8 originator;	   /* endpoint (0 or 1) that sent first */
-	__u8 pad[7];
-};
-
-/* tm_flow_cache[slot], per CPU: a copy of a tm_flows entry, valid while
- * tm_flow_epochs[bucket of key] == epoch (see bpf/maps.h). */
-struct tm_flow_cache_entry {
-	struct tm_flow_key key;
-	struct tm_flow_value value;
-	__u32 epoch;
-	__u32 hits;
 };
 
 /* Non-first fragments carry no ports: the first fragment records them here,
- * keyed by what identifies a datagram (RFC 791 / RFC 8200). */
+ * keyed by what identifies a datagram: source, destination, id and (IPv4,
+ * RFC 791) protocol; IPv6 (RFC 8200) has no protocol in it: proto is 0. */
 struct tm_frag_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -128,16 +154,14 @@ struct tm_frag_key {
 struct tm_frag_value {
 	__u16 sport; /* network byte order */
 	__u16 dport;
+	__u8 proto; /* transport protocol of the datagram */
+	__u8 pad[3];
 };
 
-/* tm_attached[ifindex]: interfaces this tool is attached to. The data plane
- * uses only the presence of the key (egress skips packets that entered
- * through an attached interface); the rest is for `status`. */
-struct tm_attached_iface {
-	__u64 attached_at; /* unix time, seconds */
-	__u32 link_kind;   /* TM_LINK_* */
-	__u32 pad;
-};
+/* What an interface is to the data plane (tm_ifaces[ifindex].role). */
+#define TM_ROLE_ATTACHED 1	/* hooked by this instance: ingress counts */
+#define TM_ROLE_UPPER 2		/* every lower device is attached: what comes in here was counted */
+#define TM_ROLE_UPPER_PARTIAL 3 /* some lower devices are attached: ask the per-CPU record */
 
 #define TM_LINK_ETHERNET 1
 #define TM_LINK_NONE 2 /* no link-layer header: tun, WireGuard, PPP */
@@ -145,16 +169,53 @@ struct tm_attached_iface {
  * so counting its egress too would count local traffic twice. */
 #define TM_LINK_LOOPBACK 3
 
-/* tm_stats[0], per CPU: self-accounting, shown by `status`. */
+#define TM_ATTACH_NETLINK 1 /* tc filter on clsact */
+#define TM_IFACE_CREATED_CLSACT 1 /* netlink: we created the clsact qdisc */
+#define TM_ATTACH_TCX 2	    /* TCX link, pinned under the pin path */
+
+/* tm_ifaces[ifindex]: interfaces attached by this instance and the upper
+ * devices stacked on them. The data plane reads `role` only. */
+struct tm_iface {
+	__u32 role;	 /* TM_ROLE_* */
+	__u32 link_kind; /* TM_LINK_*; attached interfaces only */
+	__u32 attach_mode; /* TM_ATTACH_* */
+	__u32 tc_priority; /* netlink: our filter's priority and handle */
+	__u32 tc_handle;
+	__u32 prog_id[2]; /* programs attached (ingress, egress) */
+	__u32 flags;	  /* TM_IFACE_* */
+	__u32 maps_gen;	  /* tm_config.maps_gen of the maps its programs use */
+	__u32 pad;
+	__u8 prog_tag[2][8];
+	__u64 since;	  /* unix seconds */
+	char name[16];	  /* the name it had when recorded */
+};
+
+/* tm_percpu[0]: self-accounting (read by `status` and the exporter, summed
+ * over the CPUs) and what this CPU last counted at an attached ingress. */
 struct tm_stats {
-	__u64 packets;		 /* every packet the program ran on */
-	__u64 bytes;		 /* skb->len of those */
-	__u64 egress_skipped;	 /* egress packets already counted at an attached ingress */
-	__u64 not_ip;		 /* not IPv4/IPv6 (ARP, LLDP, ...) */
-	__u64 malformed;	 /* truncated or inconsistent headers */
-	__u64 no_rule;		 /* IP packets matched by no rule */
-	__u64 counted;		 /* IP packets added to at least one rule */
+	__u64 packets;		  /* every packet the program ran on */
+	__u64 bytes;		  /* skb->len of those */
+	__u64 egress_skipped;	  /* egress packets already counted at an attached ingress */
+	__u64 not_ip;		  /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	__u64 malformed;	  /* truncated or inconsistent headers */
+	__u64 no_rule;		  /* IP packets matched by no rule */
+	__u64 counted;		  /* IP packets added to at least one rule */
 	__u64 flow_insert_failed; /* flow table insert failed: counted, direction guessed */
+	__u64 paged;		  /* headers read beyond the linear part of the buffer */
+	__u64 gso_from_size;	  /* aggregates whose segments were counted from gso_size */
+};
+
+#define TM_SCRATCH_BYTES 256
+
+struct tm_percpu {
+	struct tm_stats stats;
+	/* The packet last counted at an attached ingress on this CPU: a packet
+	 * leaving through an egress hook with a partly attached upper device as
+	 * its ingress interface was counted if it is that packet. */
+	__u64 ingress_sig;
+	/* The data plane's per-packet working state (struct tm_scratch in
+	 * bpf/parse.h); opaque to the control plane. */
+	__u8 scratch[TM_SCRATCH_BYTES];
 };
 
 #endif /* TRAFFIC_METER_KERN_USER_H */

@@ -1,6 +1,4 @@
 // traffic_meter: the one place that talks to the user about errors.
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <exception>
 
@@ -11,9 +9,9 @@
 
 int main(int argc, char **argv)
 {
-	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
-	rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
-	setrlimit(RLIMIT_MEMLOCK, &unlimited);
+	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK: libbpf raises
+	// it where (and only where) the kernel needs it; a refusal is reported
+	// with the map creation it breaks (bpf/bpf_object.cpp).
 	try {
 		int rc = tmeter::run_cli(argc, argv);
 		if (std::fflush(stdout) != 0)

@@ -1,12 +1,13 @@
 // The BPF object (embedded skeleton, or --object FILE with the same maps
-// and programs), loaded against the pinned maps: the heart of `load`.
+// and programs) on its way into the kernel: which maps it reuses, how large
+// the ones it creates are, and the entry points fit for this kernel.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/map_set.h"
@@ -15,44 +16,48 @@ struct traffic_meter_bpf;
 
 namespace tmeter {
 
-struct LoadSettings {
-	std::filesystem::path pin_dir;
-	std::optional<std::filesystem::path> object_file;
-	std::optional<uint32_t> max_rules;
-	std::optional<uint32_t> max_flows;
-	bool verbose = false;
-};
-
 // The maps of a loaded skeleton as a MapSet (descriptors duplicated): what
 // `load` pins, and what tests and benchmarks drive RuleStore with.
 MapSet map_set_of(const traffic_meter_bpf *skel);
 
-// Empties a loaded skeleton's per-CPU flow cache (tm_flow_cache), for tests
-// and benchmarks that change tm_flows behind the data plane's back.
-void empty_flow_cache(const traffic_meter_bpf *skel);
+// Capacities of the sized maps a load creates.
+struct Capacities {
+	uint32_t rules = TM_DEFAULT_MAX_RULES;
+	uint32_t flows = TM_DEFAULT_MAX_FLOWS;
+};
+
+// tm_flows_new holds one-way flows: half of --max-flows, at least 1024.
+uint32_t new_flow_capacity(uint32_t max_flows);
 
 class BpfObject {
 public:
-	// Opens the object and loads it into the kernel, reusing the pinned
-	// maps, or creating and pinning them on the first load. Call with the
-	// pin lock held.
-	static BpfObject load(const LoadSettings &settings);
+	// Opens the object; nothing is in the kernel yet.
+	static BpfObject open(const std::optional<std::filesystem::path> &object_file);
 
 	BpfObject(BpfObject &&) noexcept;
 	BpfObject &operator=(BpfObject &&) noexcept;
 	~BpfObject();
 
-	int prog_fd(bool egress, bool l3_device) const;
-	bool created_state() const { return created_state_; }
-	// Unpins the maps this load created (a failed first load leaves nothing).
-	void discard_state(const std::filesystem::path &pin_dir);
+	// The loaded programs use this existing map instead of a new one.
+	// Refuses (runtime Error) a pinned map whose shape is not the object's:
+	// an incompatible upgrade must never misread state.
+	void reuse(std::string_view name, const Fd &map);
+	// Every map of `maps` for which keep(name) holds.
+	template <typename Pred> void reuse_if(const MapSet &maps, Pred keep)
+	{
+		for (const auto &e : MapSet::all())
+			if (keep(e.name))
+				reuse(e.name, maps.*(e.member));
+	}
+	void set_capacities(const Capacities &c);
 
-	// --max-rules/--max-flows changed the capacity of pinned state: the
-	// object runs on new maps, which bpf/map_resize.h fills and re-pins.
-	bool resizing() const { return resizing_; }
-	const MapSet &pinned_maps() const { return pinned_; }
+	// Loads the entry points fit for this kernel (verifier errors become
+	// one line, the log's tail with verbose).
+	void load(bool verbose);
+
+	int prog_fd(bool egress, bool l3_device) const;
 	// The maps the loaded programs use (descriptors duplicated).
-	MapSet loaded_maps() const;
+	MapSet maps() const;
 
 private:
 	struct SkelDeleter {
@@ -60,11 +65,10 @@ private:
 	};
 	BpfObject() = default;
 
+	std::optional<std::filesystem::path> file_;
 	std::vector<char> file_bytes_; // must outlive the skeleton that points at it
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
-	bool created_state_ = false;
-	bool resizing_ = false;
-	MapSet pinned_;
+	bool compat_ = false; // entry points for kernels without __sk_buff.gso_size
 };
 
 } // namespace tmeter

@@ -8,42 +8,58 @@
 
 #include <fmt/format.h>
 
+#include "bpf/pin_errors.h"
 #include "util/error.h"
 
 namespace tmeter {
+namespace {
 
-bool MapSet::exists(const std::filesystem::path &dir)
+Fd open_pin(const std::filesystem::path &path)
 {
-	std::error_code ec;
-	return std::filesystem::exists(dir / "tm_config", ec);
+	Fd fd(bpf_obj_get(path.c_str()));
+	if (!fd)
+		fail_pin_errno(path, errno);
+	return fd;
 }
 
-MapSet MapSet::open_pinned(const std::filesystem::path &dir)
+uint64_t count_keys(const Fd &map)
 {
-	if (!exists(dir))
-		fail_runtime(fmt::format("no traffic_meter state at {}; run `traffic_meter load --dev "
-					 "IF` first (or pass the --pin-path it was loaded with)",
-					 dir.string()));
+	tm_flow_key key{}, next{};
+	uint64_t n = 0;
+	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(map.get(), prev, &next) == 0;
+	     prev = &key, key = next)
+		++n;
+	return n;
+}
+
+} // namespace
+
+std::array<MapSet::Entry, 10> MapSet::all()
+{
+	std::array<Entry, 10> out{};
+	size_t i = 0;
+	for (const auto &e : kFixed)
+		out[i++] = e;
+	for (const auto &e : kSized)
+		out[i++] = e;
+	return out;
+}
+
+std::filesystem::path MapSet::sized_dir(const std::filesystem::path &pin_dir, uint32_t gen)
+{
+	return pin_dir / fmt::format("maps{}", gen);
+}
+
+MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen)
+{
 	MapSet maps;
-	for (const auto &entry : kMaps) {
-		auto path = dir / entry.name;
-		int fd = bpf_obj_get(path.c_str());
-		if (fd < 0) {
-			int err = errno;
-			if (err == ENOENT)
-				fail_runtime(fmt::format("pinned state at {} is incomplete ({} missing); run "
-							 "`traffic_meter purge` and load again",
-							 dir.string(), entry.name));
-			fail_errno(fmt::format("cannot open {}", path.string()), err);
-		}
-		maps.*(entry.member) = Fd(fd);
-	}
-	auto cfg = maps.read_config();
-	if (cfg.abi_version != TM_ABI_VERSION)
-		fail_runtime(fmt::format("pinned state at {} has ABI version {}, this traffic_meter "
-					 "speaks {}; use the matching traffic_meter, or `purge` (loses "
-					 "rules and counters)",
-					 dir.string(), cfg.abi_version, TM_ABI_VERSION));
+	for (const auto &e : kFixed)
+		maps.*(e.member) = open_pin(pin_dir / e.name);
+	if (!gen)
+		gen = maps.read_config().maps_gen;
+	const auto dir = sized_dir(pin_dir, gen);
+	for (const auto &e : kSized)
+		maps.*(e.member) = open_pin(dir / e.name);
 	return maps;
 }
 
@@ -56,14 +72,22 @@ tm_config MapSet::read_config() const
 	return cfg;
 }
 
+void MapSet::write_config(const tm_config &cfg) const
+{
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(config.get(), &zero, &cfg, BPF_ANY))
+		fail_errno("cannot write tm_config", errno);
+}
+
 tm_stats MapSet::read_stats() const
 {
-	std::vector<tm_stats> per_cpu(possible_cpus());
+	std::vector<tm_percpu> per_cpu(possible_cpus());
 	uint32_t zero = 0;
-	if (bpf_map_lookup_elem(stats.get(), &zero, per_cpu.data()))
-		fail_errno("cannot read tm_stats", errno);
+	if (bpf_map_lookup_elem(percpu.get(), &zero, per_cpu.data()))
+		fail_errno("cannot read tm_percpu", errno);
 	tm_stats total{};
-	for (const auto &s : per_cpu) {
+	for (const auto &c : per_cpu) {
+		const tm_stats &s = c.stats;
 		total.packets += s.packets;
 		total.bytes += s.bytes;
 		total.egress_skipped += s.egress_skipped;
@@ -72,15 +96,10 @@ tm_stats MapSet::read_stats() const
 		total.no_rule += s.no_rule;
 		total.counted += s.counted;
 		total.flow_insert_failed += s.flow_insert_failed;
+		total.paged += s.paged;
+		total.gso_from_size += s.gso_from_size;
 	}
 	return total;
-}
-
-void MapSet::write_config(const tm_config &cfg) const
-{
-	uint32_t zero = 0;
-	if (bpf_map_update_elem(config.get(), &zero, &cfg, BPF_ANY))
-		fail_errno("cannot write tm_config", errno);
 }
 
 uint32_t MapSet::capacity(const Fd &map)
@@ -101,15 +120,7 @@ uint32_t MapSet::id(const Fd &map)
 	return info.id;
 }
 
-uint64_t MapSet::count_flows() const
-{
-	tm_flow_key key{}, next{};
-	uint64_t n = 0;
-	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(flows.get(), prev, &next) == 0;
-	     prev = &key, key = next)
-		++n;
-	return n;
-}
+uint64_t MapSet::count_flows() const { return count_keys(flows) + count_keys(flows_new); }
 
 unsigned possible_cpus()
 {

@@ -1,8 +1,14 @@
 // The data plane's pinned maps, opened by name under the pin path. Commands
 // other than `load` work on these alone: they never need the BPF object.
+//
+// Layout (docs/DESIGN.md, "State"): the fixed maps at the top of the pin
+// path, the maps sized by --max-rules/--max-flows in maps<N>/, where N is
+// tm_config.maps_gen, so that a resize builds a whole new set beside the
+// old one and commits it with one write.
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <string_view>
 
@@ -12,50 +18,57 @@
 namespace tmeter {
 
 struct MapSet {
+	// Fixed: at the top of the pin path.
 	Fd config;
+	Fd ifaces;
+	Fd percpu;
+	Fd frags;
+	// Sized: in maps<N>/.
 	Fd rules_v4;
 	Fd rules_v6;
 	Fd rule_slots;
 	Fd counters;
 	Fd flows;
-	Fd frags;
-	Fd attached;
-	Fd stats;
-	Fd flow_epochs; // shared by every load's flow cache (bpf/maps.h)
+	Fd flows_new;
 
 	// Pin file names: the map names in bpf/maps.h, which libbpf also uses.
 	struct Entry {
 		std::string_view name;
 		Fd MapSet::*member;
 	};
-	static constexpr std::array<Entry, 10> kMaps = {{
+	static constexpr std::array<Entry, 4> kFixed = {{
 		{"tm_config", &MapSet::config},
+		{"tm_ifaces", &MapSet::ifaces},
+		{"tm_percpu", &MapSet::percpu},
+		{"tm_frags", &MapSet::frags},
+	}};
+	static constexpr std::array<Entry, 6> kSized = {{
 		{"tm_rules_v4", &MapSet::rules_v4},
 		{"tm_rules_v6", &MapSet::rules_v6},
 		{"tm_rule_slots", &MapSet::rule_slots},
 		{"tm_counters", &MapSet::counters},
 		{"tm_flows", &MapSet::flows},
-		{"tm_frags", &MapSet::frags},
-		{"tm_attached", &MapSet::attached},
-		{"tm_stats", &MapSet::stats},
-		{"tm_flow_epochs", &MapSet::flow_epochs},
+		{"tm_flows_new", &MapSet::flows_new},
 	}};
+	// Every entry, fixed first.
+	static std::array<Entry, 10> all();
 
-	// True if the first `load` has pinned state under dir.
-	static bool exists(const std::filesystem::path &dir);
-	// Opens every pinned map; throws a runtime Error that says to run
-	// `load` first when there is no state, or `purge` when it is partial.
-	static MapSet open_pinned(const std::filesystem::path &dir);
+	// maps<gen>/ under the pin path (bpffs takes no dots in names).
+	static std::filesystem::path sized_dir(const std::filesystem::path &pin_dir, uint32_t gen);
+
+	// Opens the fixed maps and those of maps<gen>/ (tm_config.maps_gen when
+	// gen is 0). Throws a runtime Error naming the missing pin.
+	static MapSet open_pinned(const std::filesystem::path &pin_dir, uint32_t gen = 0);
 
 	tm_config read_config() const;
+	void write_config(const tm_config &cfg) const;
 	// The data plane's self-accounting, summed over the CPUs.
 	tm_stats read_stats() const;
-	void write_config(const tm_config &cfg) const;
 	// Capacity (max_entries) of a map.
 	static uint32_t capacity(const Fd &map);
 	// The kernel's id of a map: two descriptors of one map share it.
 	static uint32_t id(const Fd &map);
-	// Entries in tm_flows.
+	// Entries in both flow tables.
 	uint64_t count_flows() const;
 };
 

@@ -61,7 +61,16 @@ int run_cli(int argc, char **argv)
 	auto *flows_opt = cmd->add_option("--max-flows", max_flows, "Flow table capacity (first load)")
 				  ->check(CLI::PositiveNumber);
 	cmd->add_flag("--force", load.force, "Attach even if stacked on/under an attached device");
+	std::string mode_name = "auto";
+	cmd->add_option("--attach-mode", mode_name,
+			"TCX links (Linux 6.6+), tc filters on clsact, or auto: TCX where the kernel "
+			"has it")
+		->check(CLI::IsMember({"auto", "tcx", "netlink"}))
+		->capture_default_str();
 	cmd->callback([&] {
+		load.mode = mode_name == "tcx"	     ? AttachMode::kTcx
+			    : mode_name == "netlink" ? AttachMode::kNetlink
+						     : AttachMode::kAuto;
 		if (object_opt->count())
 			load.object = object;
 		set_if_given(rules_opt, max_rules, load.max_rules);
@@ -79,10 +88,14 @@ int run_cli(int argc, char **argv)
 		run = [&] { return cmd_unload(ctx, unload); };
 	});
 
+	bool purge_force = false;
 	cmd = app.add_subcommand("purge", "Detach everywhere and remove all pinned state");
+	cmd->add_flag("--force", purge_force,
+		      "Remove the pins even if the state belongs to another network namespace "
+		      "(one that no longer exists: its hooks went with it)");
 	cmd->callback([&] {
 		needs_net_admin = true;
-		run = [&] { return cmd_purge(ctx); };
+		run = [&] { return cmd_purge(ctx, purge_force); };
 	});
 
 	std::vector<std::string> add_rules;

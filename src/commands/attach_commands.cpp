@@ -1,41 +1,66 @@
-// load, unload, purge: putting the data plane on interfaces and taking it off.
-#include <bpf/bpf.h>
+// load, unload, purge: putting the data plane on interfaces, taking it off,
+// and removing the state.
 #include <net/if.h>
-
-#include <cerrno>
-#include <filesystem>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "bpf/bpf_object.h"
-#include "bpf/map_resize.h"
-#include "bpf/map_set.h"
 #include "commands/commands.h"
 #include "net/device.h"
-#include "net/tc_filter.h"
-#include "state/attached.h"
-#include "state/pin_dir.h"
+#include "state/attach.h"
+#include "state/capacity.h"
+#include "state/ifaces.h"
+#include "state/migrate_v1.h"
+#include "state/resize.h"
+#include "state/state.h"
 #include "util/error.h"
 
 namespace tmeter {
 namespace {
 
-std::vector<int> attached_indexes(const MapSet &maps)
+std::vector<int> attached_indexes(const State &state)
 {
 	std::vector<int> out;
-	for (const auto &[ifindex, info] : read_attached(maps.attached))
+	for (const auto &[ifindex, rec] : attached_ifaces(state.maps()))
 		out.push_back(ifindex);
 	return out;
 }
 
-// The entry points fit for the device: no link-layer header or Ethernet;
-// loopback at ingress only (its egress comes straight back in).
-void attach_device(const BpfObject &obj, int ifindex, const char *name, uint32_t kind)
+void refuse_stacked(const State &state, const LinkInfo &link)
 {
-	const bool l3 = kind == TM_LINK_NONE;
-	attach_filters(ifindex, name, obj.prog_fd(false, l3),
-		       kind == TM_LINK_LOOPBACK ? -1 : obj.prog_fd(true, l3));
+	auto stacked = stacked_with(link, attached_indexes(state));
+	if (!stacked.empty())
+		fail_runtime(fmt::format("{} is stacked on or under {}, which is attached: the same "
+					 "packet would be counted on both; attach only one, or pass "
+					 "--force",
+					 link.name, stacked.front().name));
+}
+
+std::string if_name(int ifindex)
+{
+	char name[IF_NAMESIZE] = {};
+	return if_indextoname(unsigned(ifindex), name) ? name : "";
+}
+
+// The first load: makes the pin directory and the maps, pins them.
+State create_state(const Context &ctx, const LoadArgs &args, StateLock lock)
+{
+	Capacities caps;
+	caps.rules = args.max_rules.value_or(TM_DEFAULT_MAX_RULES);
+	caps.flows = args.max_flows.value_or(TM_DEFAULT_MAX_FLOWS);
+	check_capacities_fit(caps);
+	PinDirSetup setup = prepare_pin_dir(ctx.pin_dir);
+	try {
+		remove_leftover_pins(ctx.pin_dir);
+		BpfObject obj = BpfObject::open(args.object);
+		obj.set_capacities(caps);
+		obj.load(ctx.verbose);
+		return State::create(ctx.pin_dir, obj, setup, std::move(lock));
+	} catch (const Error &) {
+		release_pin_dir(ctx.pin_dir, setup.flags());
+		throw;
+	}
 }
 
 } // namespace
@@ -43,60 +68,56 @@ void attach_device(const BpfObject &obj, int ifindex, const char *name, uint32_t
 int cmd_load(const Context &ctx, const LoadArgs &args)
 {
 	LinkInfo link = find_link(args.dev);
-	uint32_t kind = link_kind_of(link);
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kCreate);
-	PinLock lock(ctx.pin_dir);
+	const uint32_t kind = link_kind_of(link); // an unparseable device changes nothing
+	StateLock lock(ctx.pin_dir);
+	refuse_throwaway_mount(ctx.pin_dir);
+	const ObjectOptions opts{args.object, ctx.verbose};
 
-	if (!args.force && MapSet::exists(ctx.pin_dir)) {
-		auto maps = MapSet::open_pinned(ctx.pin_dir);
-		auto stacked = stacked_with(link, attached_indexes(maps));
-		if (!stacked.empty())
-			fail_runtime(fmt::format("{} is stacked on or under {}, which is attached: the same "
-						 "packet would be counted on both; attach only one, or pass "
-						 "--force",
-						 link.name, stacked.front().name));
-	}
-
-	LoadSettings settings{ctx.pin_dir, args.object, args.max_rules, args.max_flows, ctx.verbose};
-	BpfObject obj = BpfObject::load(settings);
-	std::optional<MapSet> resized;
-	std::vector<RuleStore::SlotMove> moves;
-	if (obj.resizing()) {
-		// New capacities: every attached interface moves to the new maps.
-		resized = obj.loaded_maps();
-		moves = copy_rules_for_resize(obj.pinned_maps(), *resized);
-		for (const auto &[ifindex, info] : read_attached(resized->attached)) {
-			char name[IF_NAMESIZE] = {};
-			if (ifindex != link.ifindex && if_indextoname(ifindex, name))
-				attach_device(obj, ifindex, name, info.link_kind);
-		}
+	std::optional<State> state;
+	bool created = false;
+	switch (probe_state(ctx.pin_dir)) {
+	case StateKind::kNone:
+		state.emplace(create_state(ctx, args, std::move(lock)));
+		created = true;
+		break;
+	case StateKind::kV1:
+		state.emplace(migrate_v1(ctx.pin_dir, opts, std::move(lock)));
+		fmt::print("migrated the state at {} from ABI 1: rules and counters kept\n",
+			   ctx.pin_dir.string());
+		break;
+	case StateKind::kCurrent:
+		state.emplace(State::open(ctx.pin_dir, Access::kWrite, std::move(lock)));
+		break;
 	}
 	try {
-		auto maps = resized ? obj.loaded_maps() : MapSet::open_pinned(ctx.pin_dir);
-		// Recorded first: an egress hook elsewhere must not count again what
-		// this ingress is about to count.
-		mark_attached(maps, link.ifindex, kind);
-		try {
-			attach_device(obj, link.ifindex, link.name.c_str(), kind);
-		} catch (const Error &) {
-			if (!attached_prog_id(link.ifindex, TcHook::kIngress))
-				mark_detached(maps, link.ifindex);
-			throw;
+		if (!created) {
+			recover_resize(*state, opts, true);
+			if (!args.force)
+				refuse_stacked(*state, link);
+			tm_config cfg = state->config();
+			Capacities want{args.max_rules.value_or(cfg.max_rules),
+					args.max_flows.value_or(cfg.max_flows)};
+			if (want.rules != cfg.max_rules || want.flows != cfg.max_flows) {
+				check_capacities_fit(want);
+				resize_state(*state, want, opts);
+				cfg = state->config();
+				fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
+			}
 		}
+		BpfObject obj = BpfObject::open(args.object);
+		obj.reuse_if(state->maps(), [](std::string_view) { return true; });
+		obj.load(ctx.verbose);
+		attach_interface(*state, obj, link, args.mode, state->config().maps_gen);
 	} catch (const Error &) {
-		if (obj.created_state())
-			obj.discard_state(ctx.pin_dir);
+		if (created)
+			state->purge(true);
 		throw;
 	}
-	if (resized) {
-		finish_resize(obj.pinned_maps(), *resized, moves, ctx.pin_dir);
-		auto cfg = resized->read_config();
-		fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
-	}
-	auto prog_id = attached_prog_id(link.ifindex, TcHook::kIngress);
-	fmt::print("attached to {} ({}, link layer {}), program id {}\n", link.name,
+	state->refresh_bookkeeping();
+	auto rec = read_ifaces(state->maps().ifaces).at(link.ifindex);
+	fmt::print("attached to {} ({}, link layer {}, {}), program id {}\n", link.name,
 		   kind == TM_LINK_LOOPBACK ? "ingress" : "ingress and egress", link_kind_name(kind),
-		   prog_id.value_or(0));
+		   attach_mode_name(rec.attach_mode), rec.prog_id[0]);
 	return kExitOk;
 }
 
@@ -104,31 +125,27 @@ int cmd_unload(const Context &ctx, const UnloadArgs &args)
 {
 	if (args.all == !args.dev.empty())
 		fail_usage("unload needs exactly one of --dev IF or --all");
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kMustExist);
-	PinLock lock(ctx.pin_dir);
-	auto maps = MapSet::open_pinned(ctx.pin_dir);
-	auto attached = read_attached(maps.attached);
+	State state = State::open(ctx.pin_dir, Access::kWrite);
+	recover_resize(state, {}, true);
+	auto attached = attached_ifaces(state.maps());
 
 	std::vector<std::pair<int, std::string>> targets;
 	if (args.all) {
-		for (const auto &[ifindex, info] : attached) {
-			char name[IF_NAMESIZE] = {};
-			targets.emplace_back(ifindex, if_indextoname(ifindex, name) ? name : "");
-		}
+		for (const auto &[ifindex, rec] : attached)
+			targets.emplace_back(ifindex, if_name(ifindex));
 	} else if (auto link = lookup_link(args.dev)) {
-		if (!attached.contains(link->ifindex) && !attached_prog_id(link->ifindex, TcHook::kIngress))
+		if (!attached.contains(link->ifindex))
 			fail_runtime(fmt::format("traffic_meter is not attached to {}", args.dev));
 		targets.emplace_back(link->ifindex, link->name);
 	} else {
-		// The interface is gone, and its filters with it; only our records
+		// The interface is gone, and its hooks with it; only our records
 		// of vanished interfaces are left (an index does not say which name
-		// it had), so forget those.
+		// it had now), so forget those.
 		std::vector<std::string> forgotten;
-		for (const auto &[ifindex, info] : attached) {
-			char name[IF_NAMESIZE] = {};
-			if (!if_indextoname(ifindex, name)) {
-				mark_detached(maps, ifindex);
-				forgotten.push_back(fmt::format("ifindex {}", ifindex));
+		for (const auto &[ifindex, rec] : attached) {
+			if (if_name(ifindex).empty()) {
+				forget_iface(state.maps(), ifindex);
+				forgotten.push_back(fmt::format("{} (ifindex {})", rec.name, ifindex));
 			}
 		}
 		if (forgotten.empty())
@@ -136,43 +153,53 @@ int cmd_unload(const Context &ctx, const UnloadArgs &args)
 						 args.dev));
 		fmt::print("{} no longer exists; forgot the vanished interface{} {}\n", args.dev,
 			   forgotten.size() > 1 ? "s" : "", fmt::join(forgotten, ", "));
+		state.refresh_bookkeeping();
 		return kExitOk;
 	}
 	if (targets.empty())
 		fmt::print("traffic_meter is attached nowhere; nothing to detach\n");
 	for (const auto &[ifindex, name] : targets) {
-		// The interface may be gone; then only our record of it remains.
-		if (!name.empty())
-			detach_filters(ifindex, name.c_str());
-		mark_detached(maps, ifindex);
+		detach_interface(state, ifindex, name);
 		fmt::print("detached from {}\n", name.empty() ? fmt::format("ifindex {}", ifindex) : name);
 	}
+	state.refresh_bookkeeping();
 	return kExitOk;
 }
 
-int cmd_purge(const Context &ctx)
+int cmd_purge(const Context &ctx, bool force)
 {
 	refuse_throwaway_mount(ctx.pin_dir);
 	std::error_code ec;
 	if (!std::filesystem::is_directory(ctx.pin_dir, ec)) {
-		fmt::print("nothing to purge at {}\n", ctx.pin_dir.string());
+		fmt::print("nothing to purge at {}: no traffic_meter state there\n",
+			   ctx.pin_dir.string());
 		return kExitOk;
 	}
-	{
-		PinLock lock(ctx.pin_dir);
-		// Opened alone, not through MapSet: purge must work on state of any ABI.
-		Fd attached(bpf_obj_get((ctx.pin_dir / "tm_attached").c_str()));
-		if (attached) {
-			for (const auto &[ifindex, info] : read_attached(attached)) {
-				char name[IF_NAMESIZE] = {};
-				if (if_indextoname(ifindex, name))
-					detach_filters(ifindex, name);
+	StateLock lock(ctx.pin_dir);
+	switch (probe_state(ctx.pin_dir)) {
+	case StateKind::kNone:
+		fmt::print("nothing to purge at {}: no traffic_meter state there\n",
+			   ctx.pin_dir.string());
+		return kExitOk;
+	case StateKind::kV1:
+		purge_v1(ctx.pin_dir);
+		break;
+	case StateKind::kCurrent: {
+		State state = State::open(ctx.pin_dir, Access::kWrite, std::move(lock), force);
+		// --force: the state of a namespace that is gone; its interfaces
+		// and their hooks went with it.
+		const bool here = !force || [&] {
+			try {
+				check_netns(ctx.pin_dir, state.config());
+				return true;
+			} catch (const Error &) {
+				return false;
 			}
-		}
-		for (const auto &entry : MapSet::kMaps)
-			std::filesystem::remove(ctx.pin_dir / entry.name, ec);
+		}();
+		state.purge(here);
+		break;
 	}
-	remove_pin_dir(ctx.pin_dir);
+	}
 	fmt::print("purged {}\n", ctx.pin_dir.string());
 	return kExitOk;
 }

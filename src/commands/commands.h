@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "net/hooks.h"
 #include "output/counters_view.h"
 
 namespace tmeter {
@@ -24,6 +25,7 @@ struct LoadArgs {
 	std::optional<uint32_t> max_rules;
 	std::optional<uint32_t> max_flows;
 	bool force = false;
+	AttachMode mode = AttachMode::kAuto;
 };
 
 struct UnloadArgs {
@@ -43,7 +45,7 @@ struct ShowArgs {
 
 int cmd_load(const Context &ctx, const LoadArgs &args);
 int cmd_unload(const Context &ctx, const UnloadArgs &args);
-int cmd_purge(const Context &ctx);
+int cmd_purge(const Context &ctx, bool force);
 int cmd_add(const Context &ctx, const std::vector<std::string> &rules);
 int cmd_del(const Context &ctx, const std::vector<std::string> &rules);
 int cmd_import(const Context &ctx, const ImportArgs &args);

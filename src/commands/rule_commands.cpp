@@ -1,18 +1,16 @@
-// add, del, import, export, list, reset: the rule set and its counters.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
+// add, del, import, export, list, show, reset: the rule set and its counters.
+#include <cstdio>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
-#include "bpf/map_set.h"
 #include "commands/commands.h"
 #include "rules/rule_file.h"
 #include "rules/rule_store.h"
-#include "state/pin_dir.h"
+#include "state/resize.h"
+#include "state/state.h"
 #include "util/error.h"
+#include "util/read_file.h"
 
 namespace tmeter {
 namespace {
@@ -35,11 +33,20 @@ std::vector<Cidr> cidrs_of(const std::vector<RuleEntry> &entries)
 	return out;
 }
 
-// Opens the state for a command; the lock is held by the caller's scope.
-MapSet open_state(const Context &ctx)
+// Rule changes need no CAP_NET_ADMIN, so they cannot finish a resize that
+// was interrupted after interfaces moved; recover_resize says so.
+State open_for_rules(const Context &ctx)
 {
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kMustExist);
-	return MapSet::open_pinned(ctx.pin_dir);
+	State state = State::open(ctx.pin_dir, Access::kWrite);
+	recover_resize(state, {}, false);
+	return state;
+}
+
+State open_reader(const Context &ctx)
+{
+	State state = State::open(ctx.pin_dir, Access::kRead);
+	state.refresh_bookkeeping();
+	return state;
 }
 
 } // namespace
@@ -47,10 +54,9 @@ MapSet open_state(const Context &ctx)
 int cmd_add(const Context &ctx, const std::vector<std::string> &texts)
 {
 	RuleChange change{parse_all(texts), {}};
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kMustExist);
-	PinLock lock(ctx.pin_dir);
-	auto maps = MapSet::open_pinned(ctx.pin_dir);
-	auto result = RuleStore(maps).apply(change);
+	State state = open_for_rules(ctx);
+	auto result = RuleStore(state.maps()).apply(change);
+	state.refresh_bookkeeping();
 	for (const auto &c : result.added)
 		fmt::print("added {}\n", c.str());
 	for (const auto &c : std::set<Cidr>(result.already_present.begin(), result.already_present.end()))
@@ -61,30 +67,23 @@ int cmd_add(const Context &ctx, const std::vector<std::string> &texts)
 int cmd_del(const Context &ctx, const std::vector<std::string> &texts)
 {
 	RuleChange change{{}, parse_all(texts)};
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kMustExist);
-	PinLock lock(ctx.pin_dir);
-	auto maps = MapSet::open_pinned(ctx.pin_dir);
-	for (const auto &c : RuleStore(maps).apply(change).deleted)
+	State state = open_for_rules(ctx);
+	auto result = RuleStore(state.maps()).apply(change);
+	state.refresh_bookkeeping();
+	for (const auto &c : result.deleted)
 		fmt::print("deleted {}\n", c.str());
 	return kExitOk;
 }
 
 int cmd_import(const Context &ctx, const ImportArgs &args)
 {
-	std::ifstream in(args.file);
-	if (!in)
-		fail_usage(fmt::format("cannot read {}: {}", args.file.string(), std::strerror(errno)));
-	std::stringstream text;
-	text << in.rdbuf();
-	auto wanted = parse_rule_file(text.str(), args.file.string());
-
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kMustExist);
-	PinLock lock(ctx.pin_dir);
-	auto maps = MapSet::open_pinned(ctx.pin_dir);
-	RuleStore store(maps);
+	auto wanted = parse_rule_file(read_input_file(args.file), args.file.string());
+	State state = open_for_rules(ctx);
+	RuleStore store(state.maps());
 	RuleChange change = args.replace ? diff_rule_sets(cidrs_of(store.rules()), wanted)
 					 : RuleChange{wanted, {}};
 	auto result = store.apply(change);
+	state.refresh_bookkeeping();
 	// A file may name a rule twice (in different spellings, even).
 	const size_t distinct = std::set<Cidr>(wanted.begin(), wanted.end()).size();
 	fmt::print("imported {}: {} added, {} already present, {} deleted\n", args.file.string(),
@@ -94,15 +93,15 @@ int cmd_import(const Context &ctx, const ImportArgs &args)
 
 int cmd_export(const Context &ctx)
 {
-	auto maps = open_state(ctx);
-	fmt::print("{}", render_rule_export(cidrs_of(RuleStore(maps).rules())));
+	State state = open_reader(ctx);
+	fmt::print("{}", render_rule_export(cidrs_of(RuleStore(state.maps()).rules())));
 	return kExitOk;
 }
 
 int cmd_list(const Context &ctx, bool json)
 {
-	auto maps = open_state(ctx);
-	fmt::print("{}", render_rule_list(cidrs_of(RuleStore(maps).rules()), json));
+	State state = open_reader(ctx);
+	fmt::print("{}", render_rule_list(cidrs_of(RuleStore(state.maps()).rules()), json));
 	return kExitOk;
 }
 
@@ -111,8 +110,8 @@ int cmd_show(const Context &ctx, const ShowArgs &args)
 	std::optional<Cidr> only;
 	if (args.rule)
 		only = parse_cidr(*args.rule);
-	auto maps = open_state(ctx);
-	auto rows = RuleStore(maps).counters();
+	State state = open_reader(ctx);
+	auto rows = RuleStore(state.maps()).counters();
 	if (only) {
 		std::erase_if(rows, [&](const RuleCounters &r) { return r.cidr != *only; });
 		if (rows.empty())
@@ -129,10 +128,8 @@ int cmd_reset(const Context &ctx, const std::optional<std::string> &rule)
 	std::optional<Cidr> only;
 	if (rule)
 		only = parse_cidr(*rule);
-	prepare_pin_dir(ctx.pin_dir, PinDirMode::kMustExist);
-	PinLock lock(ctx.pin_dir);
-	auto maps = MapSet::open_pinned(ctx.pin_dir);
-	RuleStore(maps).reset(only);
+	State state = open_for_rules(ctx);
+	RuleStore(state.maps()).reset(only);
 	fmt::print("counters reset for {}\n", only ? only->str() : "all rules");
 	return kExitOk;
 }

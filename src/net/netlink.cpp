@@ -2,6 +2,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -13,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "util/error.h"
 
@@ -122,7 +125,7 @@ std::vector<LinkInfo> list_links()
 	return links;
 }
 
-std::vector<TcFilterId> list_filters(int ifindex, bool ingress)
+std::vector<TcFilter> list_filters(int ifindex, bool ingress)
 {
 	std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
 	nlmsghdr *nlh = mnl_nlmsg_put_header(buf.data());
@@ -133,12 +136,34 @@ std::vector<TcFilterId> list_filters(int ifindex, bool ingress)
 	tcm->tcm_ifindex = ifindex;
 	tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 
-	std::vector<TcFilterId> filters;
+	std::vector<TcFilter> filters;
 	dump(nlh, [&](const nlmsghdr *msg) {
 		if (msg->nlmsg_type != RTM_NEWTFILTER)
 			return;
 		const auto *t = static_cast<const tcmsg *>(mnl_nlmsg_get_payload(msg));
-		filters.push_back({TC_H_MAJ(t->tcm_info) >> 16, t->tcm_handle});
+		TcFilter f;
+		f.priority = TC_H_MAJ(t->tcm_info) >> 16;
+		f.handle = t->tcm_handle;
+		for_each_attr(mnl_nlmsg_get_payload_offset(msg, sizeof(*t)), mnl_nlmsg_get_payload_tail(msg),
+			      [&](const nlattr *attr) {
+			if (mnl_attr_get_type(attr) == TCA_KIND) {
+				f.kind = mnl_attr_get_str(attr);
+			} else if (mnl_attr_get_type(attr) == TCA_OPTIONS) {
+				const char *start = static_cast<const char *>(mnl_attr_get_payload(attr));
+				for_each_attr(start, start + mnl_attr_get_payload_len(attr),
+					      [&](const nlattr *opt) {
+					if (mnl_attr_get_type(opt) == TCA_BPF_ID)
+						f.prog_id = mnl_attr_get_u32(opt);
+					if (mnl_attr_get_type(opt) == TCA_BPF_TAG) {
+						const auto *b = static_cast<const uint8_t *>(
+							mnl_attr_get_payload(opt));
+						for (uint16_t i = 0; i < mnl_attr_get_payload_len(opt); ++i)
+							f.prog_tag += fmt::format("{:02x}", b[i]);
+					}
+				});
+			}
+		});
+		filters.push_back(std::move(f));
 	});
 	return filters;
 }

@@ -20,12 +20,16 @@ struct LinkInfo {
 
 std::vector<LinkInfo> list_links();
 
-struct TcFilterId {
+struct TcFilter {
 	uint32_t priority = 0;
 	uint32_t handle = 0; // 0: the classifier instance itself, not a filter
+	std::string kind;    // "bpf", "u32", ...
+	uint32_t prog_id = 0; // bpf filters: the program it runs
+	std::string prog_tag; // hex
 };
 
 // Every filter on one clsact hook (parent ffff:fff2 ingress / fff3 egress).
-std::vector<TcFilterId> list_filters(int ifindex, bool ingress);
+// Needs no privilege: what `status` uses to check our hooks.
+std::vector<TcFilter> list_filters(int ifindex, bool ingress);
 
 } // namespace tmeter

@@ -27,6 +27,9 @@ std::vector<Cidr> parse_rule_file(std::string_view text, std::string_view name)
 	if (!list->is_array())
 		fail_usage(fmt::format("{}: \"rules\" must be an array of CIDR strings", name));
 
+	// One readable line however many entries are bad: the first few, then
+	// how many more.
+	constexpr size_t kNamed = 5;
 	std::vector<Cidr> rules;
 	rules.reserve(list->size());
 	std::string problems;
@@ -44,11 +47,15 @@ std::vector<Cidr> parse_rule_file(std::string_view text, std::string_view name)
 			err = validate_cidr(entry.get_ref<const std::string &>(), &c);
 		}
 		if (!err.empty()) {
-			problems += fmt::format("{}entry {}: {}", bad++ ? "; " : "", i + 1, err);
+			if (bad < kNamed)
+				problems += fmt::format("{}entry {}: {}", bad ? "; " : "", i + 1, err);
+			++bad;
 			continue;
 		}
 		rules.push_back(c);
 	}
+	if (bad > kNamed)
+		problems += fmt::format("; and {} more", bad - kNamed);
 	if (bad)
 		fail_usage(fmt::format("{}: {} invalid {}, nothing imported: {}", name, bad,
 				       bad == 1 ? "entry" : "entries", problems));

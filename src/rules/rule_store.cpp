@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <set>
-#include <unordered_map>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -20,211 +21,145 @@ namespace {
 
 // Changes up to this many rules never read the whole slot table.
 constexpr size_t kSparseLimit = 4096;
+constexpr uint32_t kBatch = 16384;
 
-Cidr cidr_of(const tm_rule_slot &s)
+// Totals <-> the four-counter arrays of tm_rule_slot, modulo 2^64.
+void add_to(__u64 (&a)[4], const Totals &t, bool negate = false)
 {
-	Cidr c;
-	c.family = s.family;
-	c.prefixlen = s.prefixlen;
-	std::memcpy(c.addr.data(), s.addr, sizeof(s.addr));
-	return c;
+	const __u64 v[4] = {t.up_packets, t.up_bytes, t.down_packets, t.down_bytes};
+	for (int i = 0; i < 4; ++i)
+		a[i] += negate ? __u64(0) - v[i] : v[i];
 }
 
-tm_rule_slot slot_of(const Cidr &c, uint32_t serial)
+Totals plus(const Totals &t, const __u64 (&a)[4])
 {
-	tm_rule_slot s{};
-	s.serial = serial;
-	s.family = c.family;
-	s.prefixlen = c.prefixlen;
-	std::memcpy(s.addr, c.addr.data(), sizeof(s.addr));
-	return s;
+	return {t.up_packets + a[0], t.up_bytes + a[1], t.down_packets + a[2], t.down_bytes + a[3]};
 }
 
-// The LPM key of a rule, as bytes: v4 and v6 keys differ in size.
-std::vector<uint8_t> lpm_key(const Cidr &c)
+// SPEC order without a node per rule: IPv4 rules sort on one integer
+// (address, then prefix length), IPv6 rules on the Cidr order.
+template <typename T, typename CidrOf> void sort_rules(std::vector<T> &rows, CidrOf cidr)
 {
-	if (c.family == TM_FAMILY_IPV4) {
-		tm_lpm_v4_key k{};
-		k.prefixlen = c.prefixlen;
-		std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
-		return {reinterpret_cast<uint8_t *>(&k), reinterpret_cast<uint8_t *>(&k) + sizeof(k)};
-	}
-	tm_lpm_v6_key k{};
-	k.prefixlen = c.prefixlen;
-	std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
-	return {reinterpret_cast<uint8_t *>(&k), reinterpret_cast<uint8_t *>(&k) + sizeof(k)};
+	auto v4_key = [&](const T &r) {
+		const Cidr &c = cidr(r);
+		return uint64_t(c.addr[0]) << 32 | uint64_t(c.addr[1]) << 24 | uint64_t(c.addr[2]) << 16 |
+		       uint64_t(c.addr[3]) << 8 | c.prefixlen;
+	};
+	auto first_v6 = std::partition(rows.begin(), rows.end(),
+				       [&](const T &r) { return cidr(r).family == TM_FAMILY_IPV4; });
+	std::sort(rows.begin(), first_v6, [&](const T &a, const T &b) { return v4_key(a) < v4_key(b); });
+	std::sort(first_v6, rows.end(), [&](const T &a, const T &b) { return cidr(a) < cidr(b); });
 }
 
-// Per-CPU counter values for `slots`, each carrying its slot's serial.
-std::vector<uint8_t> fresh_counters(const std::vector<uint32_t> &serials, unsigned cpus)
+// Inserts rules into their tries, one batch per family where the kernel has
+// batches, element by element where not. BPF_ANY: batches take no
+// BPF_NOEXIST, and validation under the lock has shown none is there.
+void insert_tries(const MapSet &maps, const std::vector<Cidr> &rules,
+		  const std::vector<tm_rule_ref> &refs)
 {
-	std::vector<uint8_t> buf(serials.size() * cpus * sizeof(tm_counters), 0);
-	auto *vals = reinterpret_cast<tm_counters *>(buf.data());
-	for (size_t i = 0; i < serials.size(); ++i)
-		for (unsigned cpu = 0; cpu < cpus; ++cpu)
-			vals[i * cpus + cpu].serial = serials[i];
-	return buf;
-}
-
-const Fd &trie_for(const MapSet &maps, const Cidr &c)
-{
-	return c.family == TM_FAMILY_IPV4 ? maps.rules_v4 : maps.rules_v6;
-}
-
-struct SlotTable {
-	std::vector<tm_rule_slot> slots; // indexed by slot
-	std::map<Cidr, uint32_t> by_cidr;
-};
-
-SlotTable read_slots(const MapSet &maps)
-{
-	SlotTable t;
-	read_array_chunks(maps.rule_slots, sizeof(tm_rule_slot),
-			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
-				  auto *v = reinterpret_cast<const tm_rule_slot *>(values);
-				  t.slots.insert(t.slots.end(), v, v + count);
-				  for (uint32_t i = 0; i < count; ++i)
-					  if (v[i].family != TM_FAMILY_NONE)
-						  t.by_cidr.emplace(cidr_of(v[i]), first + i);
-			  });
-	return t;
-}
-
-// The slot table as apply() needs it. A small change (the everyday `add`
-// or `del`) reads only the windows it touches and finds rules through the
-// tries, so its cost does not grow with the table; a large one reads it all.
-class SlotView {
-public:
-	SlotView(const MapSet &maps, uint32_t capacity) : maps_(maps), capacity_(capacity) {}
-
-	uint32_t capacity() const { return capacity_; }
-
-	void load_all()
-	{
-		SlotTable t = read_slots(maps_);
-		for (size_t w = 0; w * kWindow < t.slots.size(); ++w) {
-			auto first = t.slots.begin() + static_cast<ptrdiff_t>(w * kWindow);
-			auto last = t.slots.begin() +
-				    static_cast<ptrdiff_t>(std::min(t.slots.size(), (w + 1) * kWindow));
-			windows_[static_cast<uint32_t>(w)].assign(first, last);
+	size_t done = 0;
+	while (done < rules.size()) {
+		const Fd &trie = trie_for(maps, rules[done]);
+		size_t last = done;
+		while (last < rules.size() && rules[last].family == rules[done].family &&
+		       last - done < kBatch)
+			++last;
+		std::vector<uint8_t> keys;
+		for (size_t j = done; j < last; ++j) {
+			auto k = lpm_key(rules[j]);
+			keys.insert(keys.end(), k.begin(), k.end());
 		}
-		by_cidr_ = std::move(t.by_cidr);
-		complete_ = true;
-	}
-
-	tm_rule_slot &at(uint32_t slot)
-	{
-		auto it = windows_.find(slot / kWindow);
-		if (it == windows_.end()) {
-			uint32_t first = slot / kWindow * kWindow;
-			uint32_t count = std::min(kWindow, capacity_ - first);
-			std::vector<tm_rule_slot> w(count);
-			read_array_range(maps_.rule_slots, sizeof(tm_rule_slot), first, count,
-					 reinterpret_cast<uint8_t *>(w.data()));
-			it = windows_.emplace(slot / kWindow, std::move(w)).first;
+		const size_t key_size = keys.size() / (last - done);
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = uint32_t(last - done);
+		if (bpf_map_update_batch(trie.get(), keys.data(), &refs[done], &count, &opts) == 0) {
+			done = last;
+			continue;
 		}
-		return it->second[slot % kWindow];
-	}
-
-	// The slot of an existing rule.
-	std::optional<uint32_t> find(const Cidr &c)
-	{
-		if (complete_) {
-			auto it = by_cidr_.find(c);
-			return it == by_cidr_.end() ? std::nullopt : std::optional(it->second);
+		// No batches here, or a failure part way: one by one (idempotent).
+		for (size_t j = done; j < last; ++j) {
+			if (bpf_map_update_elem(trie.get(), keys.data() + (j - done) * key_size, &refs[j],
+						BPF_ANY)) {
+				int err = errno;
+				if (err == ENOSPC || err == E2BIG)
+					fail_runtime(fmt::format("rule table full ({}); reload with --max-rules",
+								 MapSet::capacity(maps.rule_slots)));
+				fail_errno(fmt::format("cannot add rule {}", rules[j].str()), err);
+			}
 		}
-		// The trie's longest match for the rule's own key is the rule if it
-		// exists; the slot table says whether the match is exactly it.
-		tm_rule_ref ref{};
-		auto key = lpm_key(c);
-		if (bpf_map_lookup_elem(trie_for(maps_, c).get(), key.data(), &ref)) {
-			if (errno == ENOENT)
-				return std::nullopt;
-			fail_errno(fmt::format("cannot look up rule {}", c.str()), errno);
-		}
-		if (ref.slot >= capacity_)
-			return std::nullopt;
-		const tm_rule_slot &s = at(ref.slot);
-		if (s.family == TM_FAMILY_NONE || s.serial != ref.serial || cidr_of(s) != c)
-			return std::nullopt;
-		return ref.slot;
+		done = last;
 	}
-
-private:
-	static constexpr uint32_t kWindow = 1024;
-	const MapSet &maps_;
-	uint32_t capacity_;
-	bool complete_ = false;
-	std::unordered_map<uint32_t, std::vector<tm_rule_slot>> windows_;
-	std::map<Cidr, uint32_t> by_cidr_;
-};
-
-
-void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
-		 const std::vector<tm_rule_slot> &values)
-{
-	write_array(maps.rule_slots, slots, reinterpret_cast<const uint8_t *>(values.data()),
-		    sizeof(tm_rule_slot));
 }
 
-void write_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
-		    const std::vector<uint32_t> &serials)
+void delete_trie(const MapSet &maps, const Cidr &c)
 {
-	unsigned cpus = possible_cpus();
-	auto buf = fresh_counters(serials, cpus);
-	write_array(maps.counters, slots, buf.data(), cpus * sizeof(tm_counters));
+	if (bpf_map_delete_elem(trie_for(maps, c).get(), lpm_key(c).data()) && errno != ENOENT)
+		fail_errno(fmt::format("cannot delete rule {}", c.str()), errno);
 }
 
 } // namespace
 
 RuleStore::RuleStore(const MapSet &maps) : maps_(maps) {}
 
+RuleStore::Snapshot RuleStore::snapshot() const
+{
+	// A writer that rewrites slots readers may see makes rewrite_seq odd
+	// for the time it takes (short: one batch write); a reader that
+	// overlapped one reads again. Everything else a writer does is
+	// invisible at the committed id the reader read first.
+	constexpr int kAttempts = 200;
+	for (int attempt = 0;; ++attempt) {
+		tm_config before = maps_.read_config();
+		if ((before.rewrite_seq & 1) && attempt < kAttempts) {
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+			continue; // a crashed writer leaves it odd: read anyway in the end
+		}
+		Snapshot s;
+		s.committed = before.committed;
+		for_each_slot(maps_, [&](uint32_t slot, const tm_rule_slot &v) {
+			if (visible_at(v, before.committed))
+				s.slots.emplace_back(slot, v);
+		});
+		if (maps_.read_config().rewrite_seq == before.rewrite_seq || attempt >= kAttempts)
+			return s;
+	}
+}
+
+void RuleStore::rewrite(const std::vector<uint32_t> &slots,
+			const std::vector<tm_rule_slot> &values) const
+{
+	tm_config cfg = maps_.read_config();
+	const bool already_odd = cfg.rewrite_seq & 1;
+	if (!already_odd) {
+		++cfg.rewrite_seq;
+		maps_.write_config(cfg);
+	}
+	write_slots(maps_, slots, values);
+	if (!already_odd) {
+		++cfg.rewrite_seq;
+		maps_.write_config(cfg);
+	}
+}
+
 std::vector<RuleEntry> RuleStore::rules() const
 {
-	// SPEC order without a node per rule: IPv4 rules sort on one integer
-	// (address, then prefix length), IPv6 rules on the Cidr order.
-	std::vector<std::pair<uint64_t, RuleEntry>> v4;
-	std::vector<RuleEntry> v6;
-	read_array_chunks(maps_.rule_slots, sizeof(tm_rule_slot),
-			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
-				  auto *v = reinterpret_cast<const tm_rule_slot *>(values);
-				  for (uint32_t i = 0; i < count; ++i) {
-					  if (v[i].family == TM_FAMILY_NONE)
-						  continue;
-					  RuleEntry e{cidr_of(v[i]), first + i, v[i].serial};
-					  if (e.cidr.family == TM_FAMILY_IPV4) {
-						  uint64_t key = uint64_t(v[i].addr[0]) << 32 |
-								 uint64_t(v[i].addr[1]) << 24 |
-								 uint64_t(v[i].addr[2]) << 16 |
-								 uint64_t(v[i].addr[3]) << 8 | v[i].prefixlen;
-						  v4.emplace_back(key, e);
-					  } else {
-						  v6.push_back(e);
-					  }
-				  }
-			  });
-	std::sort(v4.begin(), v4.end(),
-		  [](const auto &a, const auto &b) { return a.first < b.first; });
-	std::sort(v6.begin(), v6.end(),
-		  [](const RuleEntry &a, const RuleEntry &b) { return a.cidr < b.cidr; });
+	auto snap = snapshot();
 	std::vector<RuleEntry> out;
-	out.reserve(v4.size() + v6.size());
-	for (const auto &[key, e] : v4)
-		out.push_back(e);
-	out.insert(out.end(), v6.begin(), v6.end());
+	out.reserve(snap.slots.size());
+	for (const auto &[slot, v] : snap.slots)
+		out.push_back({cidr_of(v), slot, v.serial});
+	sort_rules(out, [](const RuleEntry &e) -> const Cidr & { return e.cidr; });
 	return out;
 }
 
-std::vector<RuleCounters> RuleStore::counters() const
+std::vector<RuleCounters> RuleStore::counters(Figures figures) const
 {
-	auto entries = rules();
+	auto snap = snapshot();
 	constexpr uint32_t kNoRow = UINT32_MAX;
 	std::vector<uint32_t> row_of(MapSet::capacity(maps_.counters), kNoRow);
-	std::vector<RuleCounters> out(entries.size());
-	for (size_t i = 0; i < entries.size(); ++i) {
-		out[i].cidr = entries[i].cidr;
-		row_of[entries[i].slot] = uint32_t(i);
-	}
+	std::vector<Totals> totals(snap.slots.size());
+	for (size_t i = 0; i < snap.slots.size(); ++i)
+		row_of[snap.slots[i].first] = uint32_t(i);
 	const unsigned cpus = possible_cpus();
 	read_array_chunks(maps_.counters, cpus * sizeof(tm_counters),
 			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
@@ -232,16 +167,25 @@ std::vector<RuleCounters> RuleStore::counters() const
 				  for (uint32_t i = 0; i < count; ++i) {
 					  if (row_of[first + i] == kNoRow)
 						  continue;
-					  RuleCounters &s = out[row_of[first + i]];
+					  Totals &t = totals[row_of[first + i]];
 					  for (unsigned cpu = 0; cpu < cpus; ++cpu) {
 						  const tm_counters &c = v[i * cpus + cpu];
-						  s.up_bytes += c.up_bytes;
-						  s.up_packets += c.up_packets;
-						  s.down_bytes += c.down_bytes;
-						  s.down_packets += c.down_packets;
+						  t.up_packets += c.up_packets;
+						  t.up_bytes += c.up_bytes;
+						  t.down_packets += c.down_packets;
+						  t.down_bytes += c.down_bytes;
 					  }
 				  }
 			  });
+	std::vector<RuleCounters> out(snap.slots.size());
+	for (size_t i = 0; i < snap.slots.size(); ++i) {
+		const tm_rule_slot &s = snap.slots[i].second;
+		Totals t = plus(totals[i], s.carried);
+		if (figures == Figures::kShown)
+			t = plus(t, s.adjust);
+		out[i] = {cidr_of(s), t.up_bytes, t.up_packets, t.down_bytes, t.down_packets};
+	}
+	sort_rules(out, [](const RuleCounters &r) -> const Cidr & { return r.cidr; });
 	return out;
 }
 
@@ -249,8 +193,11 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 {
 	ChangeResult result;
 	tm_config cfg = maps_.read_config();
-	const uint32_t capacity = cfg.max_rules ? cfg.max_rules : MapSet::capacity(maps_.rule_slots);
-	SlotView table(maps_, capacity);
+	if (cfg.pending)
+		recover(), cfg = maps_.read_config();
+	const uint32_t capacity = cfg.max_rules;
+	const uint32_t id = cfg.committed + 1;
+	SlotView table(maps_, capacity, cfg.committed);
 	if (change.add.size() + change.del.size() > kSparseLimit)
 		table.load_all();
 
@@ -275,192 +222,243 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 	}
 	std::sort(to_add.begin(), to_add.end());
 	to_add.erase(std::unique(to_add.begin(), to_add.end()), to_add.end());
+	if (to_add.empty() && to_delete.empty())
+		return result;
 
-	// Deleted rules' slots count as free from here on; their values are
-	// kept to restore them if the change fails.
-	std::vector<uint32_t> freed;
-	std::vector<tm_rule_slot> freed_values;
-	std::set<uint32_t> freed_set;
-	for (const auto &[c, slot] : to_delete) {
-		freed.push_back(slot);
-		freed_values.push_back(table.at(slot));
-		freed_set.insert(slot);
-		table.at(slot).family = TM_FAMILY_NONE;
-	}
-
-	// Allocate next-fit from the cursor, so a freed slot is reused last; a
-	// slot freed by this very change only when nothing else is free. A rule
-	// that finds no slot in two rounds means the table is full: checked
-	// before anything in the kernel changes.
-	std::vector<uint32_t> new_slots, new_serials;
-	std::vector<tm_rule_slot> new_values;
-	new_slots.reserve(to_add.size());
-	uint32_t cursor = cfg.next_slot % capacity;
-	for (const auto &c : to_add) {
-		for (size_t steps = 0;; ++steps) {
-			if (steps == 2 * size_t(capacity))
-				fail_runtime(fmt::format("rule table full ({}); reload with --max-rules",
-							 capacity));
-			if (table.at(cursor).family == TM_FAMILY_NONE &&
-			    (steps >= capacity || !freed_set.contains(cursor)))
-				break;
-			cursor = (cursor + 1) % capacity;
-		}
-		if (++cfg.next_serial == 0)
-			++cfg.next_serial; // serial 0 means "no rule"
-		new_slots.push_back(cursor);
-		new_serials.push_back(cfg.next_serial);
-		new_values.push_back(slot_of(c, cfg.next_serial));
-		table.at(cursor).family = c.family; // reserve
-		cursor = (cursor + 1) % capacity;
-	}
-	cfg.next_slot = cursor;
-
-	// Deletes first. Tries first, so no new packet resolves to the slot; the
-	// counters stay as they are (flows that cached the rule add there
-	// harmlessly until the slot is reused with a new serial), which also
-	// lets a failed change restore them intact.
+	// Allocate next-fit from the cursor, so a freed slot is reused last. A
+	// slot this very change frees stays a tombstone for readers until the
+	// commit: it is taken only when nothing else is free, and then readers
+	// wait for the commit (rewrite_seq odd until then).
+	std::set<uint32_t> freed_here;
 	for (const auto &[c, slot] : to_delete)
-		if (bpf_map_delete_elem(trie_for(maps_, c).get(), lpm_key(c).data()) && errno != ENOENT)
-			fail_errno(fmt::format("cannot delete rule {}", c.str()), errno);
-	write_slots(maps_, freed, std::vector<tm_rule_slot>(freed.size()));
-	auto undo_deletes = [&] {
-		write_slots(maps_, freed, freed_values);
-		for (size_t i = 0; i < freed.size(); ++i) {
-			tm_rule_ref ref{freed[i], freed_values[i].serial};
-			Cidr c = cidr_of(freed_values[i]);
-			bpf_map_update_elem(trie_for(maps_, c).get(), lpm_key(c).data(), &ref, BPF_ANY);
+		freed_here.insert(slot);
+	std::vector<uint32_t> new_slots, new_serials;
+	bool reuses_tombstone = false, reuses_own = false;
+	uint32_t cursor = cfg.next_slot % capacity;
+	for (size_t round = 0; round < 2 && new_slots.size() < to_add.size(); ++round) {
+		for (uint32_t steps = 0; steps < capacity && new_slots.size() < to_add.size();
+		     ++steps, cursor = (cursor + 1) % capacity) {
+			tm_rule_slot &s = table.at(cursor);
+			const bool own = freed_here.contains(cursor);
+			if (!(round == 0 ? reusable(s, cfg.committed) && !own : own))
+				continue;
+			reuses_tombstone |= s.family != TM_FAMILY_NONE;
+			reuses_own |= own;
+			if (own)
+				freed_here.erase(cursor);
+			s.family = TM_FAMILY_IPV4; // reserved: not reusable again in this pass
+			s.deleted = 0;
+			s.added = id;
+			if (++cfg.next_serial == 0)
+				++cfg.next_serial; // serial 0 means "no rule"
+			new_slots.push_back(cursor);
+			new_serials.push_back(cfg.next_serial);
 		}
-	};
+	}
+	if (new_slots.size() < to_add.size())
+		fail_runtime(fmt::format("rule table full ({}); reload with --max-rules", capacity));
 
-	// Counters first (with their serial), then the slot table, then the
-	// tries: a packet that matches a new rule always finds its counters.
-	size_t inserted = 0;
-	auto undo_adds = [&] {
-		size_t n = 0;
-		for (const auto &c : to_add) {
-			if (n++ >= inserted)
-				break;
-			bpf_map_delete_elem(trie_for(maps_, c).get(), lpm_key(c).data());
-		}
-		write_slots(maps_, new_slots, std::vector<tm_rule_slot>(new_slots.size()));
-		undo_deletes();
-		// Flows may have cached a rule that is gone again: re-resolve all.
-		++cfg.generation;
-		try {
-			maps_.write_config(cfg);
-		} catch (const Error &) {
-		}
-	};
+	// The journal entry: from here on, a killed writer is rolled back by
+	// the next one (recover()).
+	cfg.pending = id;
+	cfg.next_slot = cursor;
+	if (reuses_own)
+		++cfg.rewrite_seq; // odd until the commit
+	maps_.write_config(cfg);
 	try {
-		write_counters(maps_, new_slots, new_serials);
-		write_slots(maps_, new_slots, new_values);
+		// Deletes: tombstones readers at the committed id still see, then
+		// out of the tries (no new packet resolves to them).
+		std::vector<uint32_t> del_slots;
+		std::vector<tm_rule_slot> del_values;
+		for (const auto &[c, slot] : to_delete) {
+			tm_rule_slot v = table.at(slot);
+			if (!reuses_own || freed_here.contains(slot)) {
+				v.deleted = id;
+				del_slots.push_back(slot);
+				del_values.push_back(v);
+			}
+		}
+		if (!del_slots.empty())
+			rewrite(del_slots, del_values);
+		for (const auto &[c, slot] : to_delete)
+			delete_trie(maps_, c);
+
+		// Adds: counters (with their serial), then slots, then tries, so a
+		// packet that matches a new rule always finds its counters.
+		auto kept = claim_counters(maps_, new_slots, new_serials);
+		std::vector<tm_rule_slot> values;
+		std::vector<tm_rule_ref> refs;
+		for (size_t i = 0; i < to_add.size(); ++i) {
+			tm_rule_slot v = slot_of(to_add[i], new_serials[i], id);
+			add_to(v.carried, kept[i], true); // starts at 0 whatever the slot held
+			values.push_back(v);
+			refs.push_back({new_slots[i], new_serials[i]});
+		}
+		if (reuses_tombstone)
+			rewrite(new_slots, values);
+		else
+			write_slots(maps_, new_slots, values);
+		insert_tries(maps_, to_add, refs);
 	} catch (const Error &) {
-		undo_adds();
+		recover();
 		throw;
 	}
-	// One batch per family (IPv4 sorts first, so what went in is always a
-	// prefix of to_add); element by element where the kernel has no batch.
-	auto insert = [&](size_t first, size_t last) {
-		if (first == last)
-			return;
-		const Fd &trie = trie_for(maps_, to_add[first]);
-		std::vector<uint8_t> keys;
-		std::vector<tm_rule_ref> refs;
-		for (size_t j = first; j < last; ++j) {
-			auto k = lpm_key(to_add[j]);
-			keys.insert(keys.end(), k.begin(), k.end());
-			refs.push_back({new_slots[j], new_serials[j]});
-		}
-		const size_t key_size = keys.size() / (last - first);
-		// BPF_ANY: batches take no BPF_NOEXIST, and validation under the
-		// lock has shown that none of these rules is in the trie.
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		int err = 0;
-		bool batch = true;
-		while (inserted < last) {
-			size_t j = inserted - first;
-			if (batch) {
-				uint32_t count = uint32_t(std::min<size_t>(16384, last - inserted));
-				// On failure the count may be stale: redo the chunk one by one.
-				if (bpf_map_update_batch(trie.get(), keys.data() + j * key_size, &refs[j],
-							 &count, &opts))
-					batch = false;
-				else
-					inserted += count;
-				continue;
-			}
-			if (bpf_map_update_elem(trie.get(), keys.data() + j * key_size, &refs[j], BPF_ANY)) {
-				err = errno;
-				break;
-			}
-			++inserted;
-		}
-		if (err) {
-			const Cidr &c = to_add[inserted];
-			undo_adds();
-			if (err == ENOSPC || err == E2BIG)
-				fail_runtime(fmt::format("rule table full ({}); reload with --max-rules",
-							 capacity));
-			fail_errno(fmt::format("cannot add rule {}", c.str()), err);
-		}
-	};
-	size_t first_v6 = size_t(std::partition_point(to_add.begin(), to_add.end(),
-						       [](const Cidr &c) { return c.family == TM_FAMILY_IPV4; }) -
-				  to_add.begin());
-	insert(0, first_v6);
-	insert(first_v6, to_add.size());
+
+	// Commit: one write, after which readers see the new set.
+	cfg = maps_.read_config();
+	cfg.committed = id;
+	cfg.pending = 0;
+	if (cfg.rewrite_seq & 1)
+		++cfg.rewrite_seq;
+	++cfg.rules_gen; // flows re-resolve their cached rules
+	maps_.write_config(cfg);
 	result.added = to_add;
 	for (const auto &[c, slot] : to_delete)
 		result.deleted.push_back(c);
-
-	if (!to_add.empty() || !to_delete.empty()) {
-		++cfg.generation;
-		maps_.write_config(cfg);
-	}
 	return result;
+}
+
+bool RuleStore::recover()
+{
+	tm_config cfg = maps_.read_config();
+	const uint32_t id = cfg.pending;
+	if (!id)
+		return false;
+	std::vector<uint32_t> slots;
+	std::vector<tm_rule_slot> values;
+	std::vector<Cidr> reinsert;
+	std::vector<tm_rule_ref> refs;
+	for_each_slot(maps_, [&](uint32_t slot, const tm_rule_slot &v) {
+		if (v.family == TM_FAMILY_NONE)
+			return;
+		if (v.added == id) {
+			delete_trie(maps_, cidr_of(v));
+			slots.push_back(slot);
+			values.push_back(tm_rule_slot{});
+		} else if (v.deleted == id) {
+			tm_rule_slot back = v;
+			back.deleted = 0;
+			slots.push_back(slot);
+			values.push_back(back);
+			reinsert.push_back(cidr_of(v));
+			refs.push_back({slot, v.serial});
+		}
+	});
+	// Readers never saw any of it (it was not committed): no rewrite_seq.
+	write_slots(maps_, slots, values);
+	insert_tries(maps_, reinsert, refs);
+	cfg = maps_.read_config();
+	cfg.pending = 0;
+	if (cfg.rewrite_seq & 1)
+		++cfg.rewrite_seq;
+	++cfg.rules_gen;
+	maps_.write_config(cfg);
+	return true;
 }
 
 void RuleStore::reset(const std::optional<Cidr> &rule)
 {
-	std::vector<uint32_t> slots, serials;
-	for (const auto &e : rules()) {
-		if (rule && e.cidr != *rule)
+	auto snap = snapshot();
+	std::vector<uint32_t> slots;
+	std::vector<tm_rule_slot> values;
+	for (const auto &[slot, v] : snap.slots) {
+		if (rule && cidr_of(v) != *rule)
 			continue;
-		slots.push_back(e.slot);
-		serials.push_back(e.serial);
+		slots.push_back(slot);
+		values.push_back(v);
 	}
 	if (rule && slots.empty())
 		fail_runtime(fmt::format("no such rule {}", rule->str()));
-	write_counters(maps_, slots, serials);
+	auto live = sum_counters(maps_, slots);
+	for (size_t i = 0; i < slots.size(); ++i) {
+		// shown = live + carried + adjust = 0
+		Totals kernel = plus(live[i], values[i].carried);
+		std::fill(std::begin(values[i].adjust), std::end(values[i].adjust), 0);
+		add_to(values[i].adjust, kernel, true);
+	}
+	rewrite(slots, values);
+}
+
+void RuleStore::add_to_shown(const std::vector<SavedCounters> &saved)
+{
+	auto snap = snapshot();
+	std::map<Cidr, size_t> where;
+	for (size_t i = 0; i < snap.slots.size(); ++i)
+		where.emplace(cidr_of(snap.slots[i].second), i);
+	std::vector<uint32_t> slots;
+	std::vector<tm_rule_slot> values;
+	for (const auto &s : saved) {
+		auto it = where.find(s.cidr);
+		if (it == where.end())
+			fail_runtime(fmt::format("no such rule {}", s.cidr.str()));
+		tm_rule_slot v = snap.slots[it->second].second;
+		add_to(v.adjust, s.totals);
+		slots.push_back(snap.slots[it->second].first);
+		values.push_back(v);
+	}
+	if (!slots.empty())
+		rewrite(slots, values);
 }
 
 std::vector<RuleStore::SlotMove> RuleStore::copy_to(const MapSet &target) const
 {
-	const auto entries = rules();
+	auto snap = snapshot();
+	sort_rules(snap.slots, [](const std::pair<uint32_t, tm_rule_slot> &e) { return cidr_of(e.second); });
 	const uint32_t capacity = MapSet::capacity(target.rule_slots);
-	if (entries.size() > capacity)
+	if (snap.slots.size() > capacity)
 		fail_usage(fmt::format("--max-rules {} is too small: {} rules are in use; delete some "
 				       "first",
-				       capacity, entries.size()));
-	std::vector<uint32_t> slots, serials;
+				       capacity, snap.slots.size()));
+	std::vector<uint32_t> from, to, serials;
+	for (uint32_t i = 0; i < snap.slots.size(); ++i) {
+		from.push_back(snap.slots[i].first);
+		to.push_back(i);
+		serials.push_back(snap.slots[i].second.serial);
+	}
+	claim_counters(target, to, serials); // empty maps: nothing to keep
 	std::vector<tm_rule_slot> values;
+	std::vector<Cidr> rules;
+	std::vector<tm_rule_ref> refs;
 	std::vector<SlotMove> moves;
-	for (uint32_t i = 0; i < entries.size(); ++i) {
-		slots.push_back(i);
-		serials.push_back(entries[i].serial);
-		values.push_back(slot_of(entries[i].cidr, entries[i].serial));
-		moves.push_back({entries[i].slot, i});
+	for (uint32_t i = 0; i < snap.slots.size(); ++i) {
+		tm_rule_slot v = snap.slots[i].second;
+		v.added = snap.committed;
+		v.deleted = 0;
+		values.push_back(v);
+		rules.push_back(cidr_of(v));
+		refs.push_back({i, v.serial});
+		moves.push_back({from[i], i});
 	}
-	write_counters(target, slots, serials);
-	write_slots(target, slots, values);
-	for (uint32_t i = 0; i < entries.size(); ++i) {
-		const tm_rule_ref ref{i, entries[i].serial};
-		const Cidr &c = entries[i].cidr;
-		if (bpf_map_update_elem(trie_for(target, c).get(), lpm_key(c).data(), &ref, BPF_ANY))
-			fail_errno(fmt::format("cannot copy rule {}", c.str()), errno);
-	}
+	write_slots(target, to, values);
+	insert_tries(target, rules, refs);
 	return moves;
+}
+
+void RuleStore::carry_counters_to(const MapSet &target) const
+{
+	auto mine = snapshot();
+	auto theirs = RuleStore(target).snapshot();
+	std::map<std::pair<Cidr, uint32_t>, size_t> index;
+	std::vector<uint32_t> from;
+	for (size_t i = 0; i < mine.slots.size(); ++i) {
+		index.emplace(std::pair{cidr_of(mine.slots[i].second), mine.slots[i].second.serial}, i);
+		from.push_back(mine.slots[i].first);
+	}
+	auto live = sum_counters(maps_, from);
+	std::vector<uint32_t> to;
+	std::vector<tm_rule_slot> values;
+	for (const auto &[slot, v] : theirs.slots) {
+		auto it = index.find({cidr_of(v), v.serial});
+		if (it == index.end())
+			continue;
+		tm_rule_slot updated = v;
+		std::copy(std::begin(mine.slots[it->second].second.carried),
+			  std::end(mine.slots[it->second].second.carried), std::begin(updated.carried));
+		add_to(updated.carried, live[it->second]);
+		to.push_back(slot);
+		values.push_back(updated);
+	}
+	write_slots(target, to, values);
 }
 
 RuleChange diff_rule_sets(const std::vector<Cidr> &current, const std::vector<Cidr> &wanted)

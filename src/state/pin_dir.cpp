@@ -12,21 +12,16 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "bpf/pin_errors.h"
+#include "traffic_meter_kern_user.h"
 #include "util/error.h"
 
 namespace tmeter {
 namespace {
-
-bool on_bpffs(const std::filesystem::path &p)
-{
-	struct statfs st {};
-	return statfs(p.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
-}
 
 // Mount namespace identity of a process, or nullopt if it cannot be read
 // (/proc/1 is hidden from us in some containers and sandboxes).
@@ -76,8 +71,35 @@ bool in_private_mount_ns()
 	return (parent && *parent != *self) || sysfs_of_ip_netns_exec();
 }
 
-[[noreturn]] void fail_not_bpffs(const std::filesystem::path &dir)
+bool is_mount_root(const std::filesystem::path &dir)
 {
+	struct stat self {}, up {};
+	return stat(dir.c_str(), &self) == 0 && stat(dir.parent_path().c_str(), &up) == 0 &&
+	       self.st_dev != up.st_dev;
+}
+
+Fd open_dir(const std::filesystem::path &dir)
+{
+	return Fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+} // namespace
+
+uint32_t PinDirSetup::flags() const
+{
+	return (created ? TM_STATE_CREATED_DIR : 0) | (mounted ? TM_STATE_MOUNTED_BPFFS : 0);
+}
+
+bool on_bpffs(const std::filesystem::path &p)
+{
+	struct statfs st {};
+	return statfs(p.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+void refuse_throwaway_mount(const std::filesystem::path &dir)
+{
+	if (on_bpffs(dir) || on_bpffs(dir.parent_path()) || !in_private_mount_ns())
+		return;
 	fail_runtime(fmt::format(
 		"bpffs is not mounted at {} and this command runs in a private mount namespace "
 		"(`ip netns exec`?), where pins vanish; run `nsenter --net=/run/netns/NAME "
@@ -85,72 +107,108 @@ bool in_private_mount_ns()
 		dir.string(), dir.parent_path().string()));
 }
 
-} // namespace
-
-void prepare_pin_dir(const std::filesystem::path &dir, PinDirMode mode)
+void require_pin_dir(const std::filesystem::path &dir)
 {
-	std::error_code ec;
-	const bool exists = std::filesystem::is_directory(dir, ec);
-	if (exists && on_bpffs(dir))
-		return;
-	if (!on_bpffs(dir.parent_path()) && in_private_mount_ns())
-		fail_not_bpffs(dir);
-	if (mode == PinDirMode::kMustExist) {
-		if (exists)
-			fail_runtime(fmt::format("bpffs is not mounted at {}, so there is no "
-						 "traffic_meter state there; run `traffic_meter load "
-						 "--dev IF` first (it mounts bpffs)",
-						 dir.string()));
+	refuse_throwaway_mount(dir);
+	struct stat st {};
+	if (stat(dir.c_str(), &st)) {
+		if (errno == EACCES)
+			fail_runtime(permission_message(dir, EACCES));
 		fail_runtime(fmt::format("no traffic_meter state at {}; run `traffic_meter load --dev "
 					 "IF` first (or pass the --pin-path it was loaded with)",
 					 dir.string()));
 	}
-	if (!exists) {
+	if (!on_bpffs(dir))
+		fail_runtime(fmt::format("bpffs is not mounted at {}, so there is no traffic_meter "
+					 "state there; run `traffic_meter load --dev IF` first (it "
+					 "mounts bpffs)",
+					 dir.string()));
+}
+
+PinDirSetup prepare_pin_dir(const std::filesystem::path &dir)
+{
+	refuse_throwaway_mount(dir);
+	PinDirSetup setup;
+	std::error_code ec;
+	const auto parent = dir.parent_path();
+	if (!std::filesystem::exists(dir, ec)) {
 		// Without systemd nothing mounts bpffs at its usual place, and
-		// sysfs takes no new directories: mount it at /sys/fs/bpf itself.
-		const auto parent = dir.parent_path();
+		// sysfs takes no new directories: mount it at /sys/fs/bpf itself
+		// (never unmounted by us: other tools will pin there too).
 		if (parent == "/sys/fs/bpf" && !on_bpffs(parent) &&
 		    mount("bpf", parent.c_str(), "bpf", 0, "mode=0700"))
-			fail_errno("bpffs is not mounted at /sys/fs/bpf and mounting it failed", errno);
-		std::filesystem::create_directories(parent, ec);
-		if (mkdir(dir.c_str(), 0700) && errno != EEXIST)
+			fail_errno("bpffs is not mounted at /sys/fs/bpf and mounting it failed "
+				   "(needs CAP_SYS_ADMIN)",
+				   errno);
+		if (mkdir(dir.c_str(), 0700)) {
+			if (errno == EACCES)
+				fail_runtime(permission_message(parent, EACCES));
 			fail_errno(fmt::format("cannot create pin path {}", dir.string()), errno);
+		}
+		setup.created = true;
+	} else if (!std::filesystem::is_directory(dir, ec)) {
+		fail_usage(fmt::format("pin path {} is not a directory", dir.string()));
 	}
+	if (on_bpffs(dir))
+		return setup;
 	// Mounting over files would hide them: a mistyped --pin-path such as
 	// /tmp must not swallow a directory in use.
-	if (exists && !on_bpffs(dir) && !std::filesystem::is_empty(dir, ec))
+	if (!std::filesystem::is_empty(dir, ec)) {
 		fail_runtime(fmt::format("pin path {} is not on bpffs and is not empty; refusing to "
 					 "mount bpffs over it: pass an empty or new directory",
 					 dir.string()));
-	if (!on_bpffs(dir) && mount("bpf", dir.c_str(), "bpf", 0, "mode=0700"))
-		fail_errno(fmt::format("cannot mount bpffs at {}", dir.string()), errno);
-	chmod(dir.c_str(), 0700);
+	}
+	if (mount("bpf", dir.c_str(), "bpf", 0, "mode=0700")) {
+		int err = errno;
+		if (setup.created)
+			rmdir(dir.c_str());
+		if (err == EPERM)
+			fail_runtime(fmt::format("cannot mount bpffs at {}: permission denied (mounting "
+						 "needs CAP_SYS_ADMIN; or mount it beforehand: mount -t "
+						 "bpf bpf {})",
+						 dir.string(), dir.string()));
+		fail_errno(fmt::format("cannot mount bpffs at {}", dir.string()), err);
+	}
+	setup.mounted = true;
+	return setup;
 }
 
-void refuse_throwaway_mount(const std::filesystem::path &dir)
+void release_pin_dir(const std::filesystem::path &dir, uint32_t flags)
 {
-	if (!on_bpffs(dir) && !on_bpffs(dir.parent_path()) && in_private_mount_ns())
-		fail_not_bpffs(dir);
-}
-
-void remove_pin_dir(const std::filesystem::path &dir)
-{
-	// A bpffs that `load` mounted at the pin path itself goes with it.
-	if (on_bpffs(dir) && !on_bpffs(dir.parent_path()))
-		umount2(dir.c_str(), MNT_DETACH);
 	std::error_code ec;
-	std::filesystem::remove(dir, ec);
+	if (!std::filesystem::is_empty(dir, ec) || ec)
+		return; // something else lives there: leave it alone
+	if ((flags & TM_STATE_MOUNTED_BPFFS) && on_bpffs(dir) && is_mount_root(dir) &&
+	    umount2(dir.c_str(), 0))
+		return; // busy: leave the mount rather than detach it lazily
+	if (flags & TM_STATE_CREATED_DIR)
+		rmdir(dir.c_str());
 }
 
-PinLock::PinLock(const std::filesystem::path &dir)
-    : dir_(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+StateLock::StateLock(const std::filesystem::path &pin_dir)
 {
-	if (!dir_)
-		fail_errno(fmt::format("cannot open pin path {}", dir.string()), errno);
+	const auto parent = pin_dir.parent_path();
+	std::error_code ec;
+	std::filesystem::create_directories(parent, ec);
+	dir_ = open_dir(parent);
+	if (!dir_) {
+		if (errno == EACCES)
+			fail_runtime(permission_message(parent, EACCES));
+		fail_errno(fmt::format("cannot open {} to lock the pin path", parent.string()), errno);
+	}
 	while (flock(dir_.get(), LOCK_EX)) {
 		if (errno != EINTR)
-			fail_errno(fmt::format("cannot lock pin path {}", dir.string()), errno);
+			fail_errno(fmt::format("cannot lock {}", parent.string()), errno);
 	}
+}
+
+std::optional<StateLock> StateLock::try_lock(const std::filesystem::path &pin_dir)
+{
+	StateLock lock;
+	lock.dir_ = open_dir(pin_dir.parent_path());
+	if (!lock.dir_ || flock(lock.dir_.get(), LOCK_EX | LOCK_NB))
+		return std::nullopt;
+	return lock;
 }
 
 } // namespace tmeter

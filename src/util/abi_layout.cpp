@@ -8,18 +8,23 @@
 static_assert(sizeof(tm_lpm_v4_key) == 8);
 static_assert(sizeof(tm_lpm_v6_key) == 20);
 static_assert(sizeof(tm_rule_ref) == 8);
-static_assert(sizeof(tm_rule_slot) == 24);
-static_assert(offsetof(tm_rule_slot, addr) == 8);
+static_assert(sizeof(tm_rule_slot) == 96);
+// added and deleted share one aligned 8-byte word: a reader racing a write
+// sees both old or both new (tm_rule_slot).
+static_assert(offsetof(tm_rule_slot, added) == 8 && offsetof(tm_rule_slot, deleted) == 12);
+static_assert(offsetof(tm_rule_slot, addr) == 16 && offsetof(tm_rule_slot, carried) == 32);
+static_assert(offsetof(tm_rule_slot, adjust) == 64);
 static_assert(sizeof(tm_counters) == 40 && sizeof(tm_counters) % 8 == 0);
 static_assert(offsetof(tm_counters, up_packets) == 8);
-static_assert(sizeof(tm_config) == 32);
+static_assert(sizeof(tm_config) == 96);
+static_assert(offsetof(tm_config, rules_gen) == 12 && offsetof(tm_config, netns_dev) == 56);
 static_assert(sizeof(tm_flow_key) == 40);
 static_assert(offsetof(tm_flow_key, port) == 32 && offsetof(tm_flow_key, proto) == 36);
-static_assert(sizeof(tm_flow_value) == 32);
-static_assert(offsetof(tm_flow_value, originator) == 24);
-static_assert(sizeof(tm_flow_cache_entry) == 80);
-static_assert(offsetof(tm_flow_cache_entry, value) == 40 && offsetof(tm_flow_cache_entry, epoch) == 72);
+static_assert(sizeof(tm_flow_value) == 24);
+static_assert(offsetof(tm_flow_value, originator) == 4 && offsetof(tm_flow_value, rule) == 8);
 static_assert(sizeof(tm_frag_key) == 40);
-static_assert(sizeof(tm_frag_value) == 4);
-static_assert(sizeof(tm_attached_iface) == 16);
-static_assert(sizeof(tm_stats) == 64);
+static_assert(sizeof(tm_frag_value) == 8);
+static_assert(sizeof(tm_iface) == 80);
+static_assert(offsetof(tm_iface, prog_tag) == 40 && offsetof(tm_iface, since) == 56);
+static_assert(sizeof(tm_stats) == 80);
+static_assert(sizeof(tm_percpu) == 80 + 8 + TM_SCRATCH_BYTES);

@@ -1,0 +1,172 @@
+#include "rules/slot_table.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bpf/map_io.h"
+#include "util/error.h"
+
+namespace tmeter {
+
+Cidr cidr_of(const tm_rule_slot &s)
+{
+	Cidr c;
+	c.family = s.family;
+	c.prefixlen = s.prefixlen;
+	std::memcpy(c.addr.data(), s.addr, sizeof(s.addr));
+	return c;
+}
+
+tm_rule_slot slot_of(const Cidr &c, uint32_t serial, uint32_t added)
+{
+	tm_rule_slot s{};
+	s.serial = serial;
+	s.family = c.family;
+	s.prefixlen = c.prefixlen;
+	s.added = added;
+	std::memcpy(s.addr, c.addr.data(), sizeof(s.addr));
+	return s;
+}
+
+std::vector<uint8_t> lpm_key(const Cidr &c)
+{
+	if (c.family == TM_FAMILY_IPV4) {
+		tm_lpm_v4_key k{};
+		k.prefixlen = c.prefixlen;
+		std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
+		return {reinterpret_cast<uint8_t *>(&k), reinterpret_cast<uint8_t *>(&k) + sizeof(k)};
+	}
+	tm_lpm_v6_key k{};
+	k.prefixlen = c.prefixlen;
+	std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
+	return {reinterpret_cast<uint8_t *>(&k), reinterpret_cast<uint8_t *>(&k) + sizeof(k)};
+}
+
+const Fd &trie_for(const MapSet &maps, const Cidr &c)
+{
+	return c.family == TM_FAMILY_IPV4 ? maps.rules_v4 : maps.rules_v6;
+}
+
+void read_all_slots(const MapSet &maps, std::vector<tm_rule_slot> &out)
+{
+	out.clear();
+	for_each_slot(maps, [&](uint32_t, const tm_rule_slot &s) { out.push_back(s); });
+}
+
+void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
+		 const std::vector<tm_rule_slot> &values)
+{
+	write_array(maps.rule_slots, slots, reinterpret_cast<const uint8_t *>(values.data()),
+		    sizeof(tm_rule_slot));
+}
+
+namespace {
+
+std::vector<tm_counters> read_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
+				       unsigned cpus)
+{
+	std::vector<tm_counters> vals(slots.size() * cpus);
+	for (size_t i = 0; i < slots.size(); ++i)
+		if (bpf_map_lookup_elem(maps.counters.get(), &slots[i], &vals[i * cpus]))
+			fail_errno("cannot read counters", errno);
+	return vals;
+}
+
+Totals sum(const tm_counters *per_cpu, unsigned cpus)
+{
+	Totals t;
+	for (unsigned cpu = 0; cpu < cpus; ++cpu) {
+		t.up_packets += per_cpu[cpu].up_packets;
+		t.up_bytes += per_cpu[cpu].up_bytes;
+		t.down_packets += per_cpu[cpu].down_packets;
+		t.down_bytes += per_cpu[cpu].down_bytes;
+	}
+	return t;
+}
+
+} // namespace
+
+std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t> &slots)
+{
+	const unsigned cpus = possible_cpus();
+	auto vals = read_counters(maps, slots, cpus);
+	std::vector<Totals> out(slots.size());
+	for (size_t i = 0; i < slots.size(); ++i)
+		out[i] = sum(&vals[i * cpus], cpus);
+	return out;
+}
+
+std::vector<Totals> claim_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
+				   const std::vector<uint32_t> &serials)
+{
+	const unsigned cpus = possible_cpus();
+	auto vals = read_counters(maps, slots, cpus);
+	std::vector<Totals> kept(slots.size());
+	for (size_t i = 0; i < slots.size(); ++i) {
+		for (unsigned cpu = 0; cpu < cpus; ++cpu)
+			vals[i * cpus + cpu].serial = serials[i];
+		kept[i] = sum(&vals[i * cpus], cpus);
+	}
+	write_array(maps.counters, slots, reinterpret_cast<const uint8_t *>(vals.data()),
+		    cpus * sizeof(tm_counters));
+	return kept;
+}
+
+void SlotView::load_all()
+{
+	std::vector<tm_rule_slot> all;
+	read_all_slots(maps_, all);
+	for (size_t w = 0; w * kWindow < all.size(); ++w) {
+		auto first = all.begin() + static_cast<ptrdiff_t>(w * kWindow);
+		auto last = all.begin() + static_cast<ptrdiff_t>(std::min(all.size(), (w + 1) * kWindow));
+		windows_[static_cast<uint32_t>(w)].assign(first, last);
+	}
+	for (uint32_t i = 0; i < all.size(); ++i)
+		if (all[i].family != TM_FAMILY_NONE && all[i].deleted == 0 && all[i].added != 0 &&
+		    all[i].added <= committed_)
+			by_cidr_.emplace(cidr_of(all[i]), i);
+	complete_ = true;
+}
+
+tm_rule_slot &SlotView::at(uint32_t slot)
+{
+	auto it = windows_.find(slot / kWindow);
+	if (it == windows_.end()) {
+		uint32_t first = slot / kWindow * kWindow;
+		uint32_t count = std::min(kWindow, capacity_ - first);
+		std::vector<tm_rule_slot> w(count);
+		read_array_range(maps_.rule_slots, sizeof(tm_rule_slot), first, count,
+				 reinterpret_cast<uint8_t *>(w.data()));
+		it = windows_.emplace(slot / kWindow, std::move(w)).first;
+	}
+	return it->second[slot % kWindow];
+}
+
+std::optional<uint32_t> SlotView::find(const Cidr &c)
+{
+	if (complete_) {
+		auto it = by_cidr_.find(c);
+		return it == by_cidr_.end() ? std::nullopt : std::optional(it->second);
+	}
+	// The trie's longest match for the rule's own key is the rule if it
+	// exists; the slot table says whether the match is exactly it.
+	tm_rule_ref ref{};
+	auto key = lpm_key(c);
+	if (bpf_map_lookup_elem(trie_for(maps_, c).get(), key.data(), &ref)) {
+		if (errno == ENOENT)
+			return std::nullopt;
+		fail_errno(fmt::format("cannot look up rule {}", c.str()), errno);
+	}
+	if (ref.slot >= capacity_)
+		return std::nullopt;
+	const tm_rule_slot &s = at(ref.slot);
+	if (s.family == TM_FAMILY_NONE || s.deleted != 0 || s.serial != ref.serial || cidr_of(s) != c)
+		return std::nullopt;
+	return ref.slot;
+}
+
+} // namespace tmeter

@@ -1,0 +1,56 @@
+#include "state/capacity.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "bpf/map_set.h"
+#include "util/error.h"
+
+namespace tmeter {
+namespace {
+
+// Per entry, rounded up from the kernel's structures: an LPM trie node with
+// its key and value (allocated as rules are added), a slot, per-CPU counters;
+// a preallocated LRU hash element (header, LRU node, key, value) and its
+// bucket, for both flow tables.
+constexpr uint64_t kTrieNode = 80, kSlot = sizeof(tm_rule_slot), kCounter = sizeof(tm_counters);
+constexpr uint64_t kFlowEntry = 136;
+
+uint64_t mem_available_bytes()
+{
+	std::ifstream in("/proc/meminfo");
+	std::string line;
+	while (std::getline(in, line)) {
+		std::istringstream f(line);
+		std::string key;
+		uint64_t kib = 0;
+		f >> key >> kib;
+		if (key == "MemAvailable:")
+			return kib * 1024;
+	}
+	return UINT64_MAX; // cannot tell: let the kernel decide
+}
+
+} // namespace
+
+uint64_t map_memory_bytes(const Capacities &c, unsigned cpus)
+{
+	const uint64_t rules = uint64_t(c.rules) * (kTrieNode + kSlot + kCounter * cpus);
+	const uint64_t flows = (uint64_t(c.flows) + new_flow_capacity(c.flows)) * kFlowEntry;
+	return rules + flows;
+}
+
+void check_capacities_fit(const Capacities &c)
+{
+	const uint64_t need = map_memory_bytes(c, possible_cpus()), have = mem_available_bytes();
+	if (need > have)
+		fail_runtime(fmt::format("--max-rules {} and --max-flows {} would need about {} MiB "
+					 "of kernel memory for their maps, and only {} MiB is "
+					 "available; choose smaller capacities",
+					 c.rules, c.flows, need >> 20, have >> 20));
+}
+
+} // namespace tmeter

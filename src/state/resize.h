@@ -1,0 +1,31 @@
+// Changing --max-rules / --max-flows of live state without losing a rule
+// or a counter, as one transaction that a SIGKILL at any moment leaves
+// either undone or completed by the next writer (docs/DESIGN.md, "Resize").
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "bpf/bpf_object.h"
+#include "state/state.h"
+
+namespace tmeter {
+
+struct ObjectOptions {
+	std::optional<std::filesystem::path> file;
+	bool verbose = false;
+};
+
+// Builds maps<N+1>/ with the new capacities beside maps<N>/, copies the
+// rules and flows, moves every attached interface onto a program that uses
+// the new maps, carries the old counters into the new rules, commits with
+// one write of tm_config and removes maps<N>/.
+void resize_state(State &state, const Capacities &target, const ObjectOptions &obj);
+
+// A resize killed part way (tm_config.resize_gen): discarded if no
+// interface was moved yet, otherwise completed. Completing needs what
+// attaching needs (CAP_NET_ADMIN): can_attach false makes it a runtime
+// Error that says to run `load`.
+void recover_resize(State &state, const ObjectOptions &obj, bool can_attach);
+
+} // namespace tmeter
