@@ -209,16 +209,19 @@ public:
 		for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 			bpf_map__set_max_entries(map, kMaxRules);
 		bpf_map__set_max_entries(m.tm_flows, kMaxFlows);
-		// Only the measured entry point: the verifier takes seconds per program.
+		// Only the measured entry point.
 		auto &p = skel_->progs;
-		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3})
+		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3,
+					  p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
+					  p.tm_ingress_l3_compat, p.tm_egress_l3_compat})
 			bpf_program__set_autoload(prog, false);
 		if (int err = traffic_meter_bpf__load(skel_))
 			fail("load traffic_meter (verifier)", err);
 		maps_ = tmeter::map_set_of(skel_);
 		// What the first `load` writes.
 		tm_config cfg{};
-		cfg.generation = 1;
+		cfg.magic = TM_CONFIG_MAGIC;
+		cfg.rules_gen = 1;
 		cfg.abi_version = TM_ABI_VERSION;
 		cfg.max_rules = kMaxRules;
 		cfg.max_flows = kMaxFlows;
@@ -247,7 +250,7 @@ public:
 	{
 		filler_.assign(n, tm_flow_key{});
 		std::vector<tm_flow_value> values(n);
-		const uint64_t generation = maps_.read_config().generation;
+		const uint32_t generation = maps_.read_config().rules_gen;
 		for (uint32_t i = 0; i < n; ++i) {
 			tm_flow_key &k = filler_[i];
 			k.family = family;
@@ -256,7 +259,7 @@ public:
 			std::memcpy(&k.addr[0][1], &i, 3);
 			k.addr[1][3] = 1;
 			k.port[0] = uint16_t(i), k.port[1] = 443;
-			values[i].generation = generation;
+			values[i].rules_gen = generation;
 		}
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		uint32_t count = n;
@@ -264,11 +267,14 @@ public:
 			fail("fill tm_flows", errno);
 	}
 
-	// Removes the filler flows and the benchmark flow (key given).
-	void clear_flows(const tm_flow_key &bench_flow)
+	// Removes the filler flows and puts the benchmark flow (key given) back
+	// as a two-way flow, whose rules its first packet resolves (rules_gen 0).
+	void reset_flows(const tm_flow_key &bench_flow)
 	{
-		bpf_map_delete_elem(maps_.flows.get(), &bench_flow);
-		tmeter::empty_flow_cache(skel_); // or the next packet is served from a copy
+		bpf_map_delete_elem(maps_.flows_new.get(), &bench_flow);
+		tm_flow_value two_way{};
+		if (bpf_map_update_elem(maps_.flows.get(), &bench_flow, &two_way, BPF_ANY))
+			fail("insert the benchmark flow", errno);
 		if (filler_.empty())
 			return;
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -376,10 +382,10 @@ int run(int argc, char **argv)
 			have = n;
 			for (uint32_t flows : {1u, kManyFlows}) {
 				for (Dataplane *d : {&dp, &base}) {
-					d->clear_flows(bench_key);
+					d->reset_flows(bench_key);
 					if (flows > 1)
 						d->fill_flows(family, flows - 1);
-					runner.run_once(d->prog_fd()); // the benchmark flow's first packet
+					runner.run_once(d->prog_fd()); // resolves the flow's rules
 					if (size_t have_flows = d->flow_count(); have_flows != flows)
 						std::fprintf(stderr, "warning: expected %u flows, found %zu\n",
 							     flows, have_flows);

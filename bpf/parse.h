@@ -159,6 +159,12 @@ static __always_inline int tm_is_icmp_echo(__u8 family, __u8 type)
 	return family == TM_FAMILY_IPV4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
 }
 
+/* An ICMP header's type: its first byte. */
+static __always_inline __u8 tm_icmp_type(const struct tm_l4_head *h)
+{
+	return (__u8)(bpf_ntohs(h->sport) >> 8);
+}
+
 static __always_inline int tm_is_icmp_error(__u8 family, __u8 type)
 {
 	if (family == TM_FAMILY_IPV4)
@@ -203,7 +209,7 @@ static __always_inline int tm_ports_of(const struct tm_l4_head *h, __u32 n, __u8
 			return 0;
 		if (n < 8)
 			return -1;
-		if (tm_is_icmp_echo(family, (__u8)bpf_ntohs(h->sport) >> 8)) {
+		if (tm_is_icmp_echo(family, tm_icmp_type(h))) {
 			t->sport = h->w4;
 			t->dport = h->w4;
 		}
@@ -396,7 +402,8 @@ static __always_inline int tm_load(struct __sk_buff *skb, __u32 off, void *to, _
 }
 
 /* Up to 16 bytes of transport header at off into h, zero-filled; returns how
- * many the packet had (16, 8, 4 or 0: constant sizes keep the verifier simple). */
+ * many the packet had (16, 14, 8, 4 or 0: constant sizes keep the verifier
+ * simple; 14 holds TCP's flags, 8 ICMP's echo identifier, 4 the ports). */
 static __always_inline __u32 tm_load_l4_head(struct __sk_buff *skb, __u32 off,
 					     struct tm_l4_head *h)
 {
@@ -406,6 +413,8 @@ static __always_inline __u32 tm_load_l4_head(struct __sk_buff *skb, __u32 off,
 	__builtin_memset(&buf, 0, sizeof(buf));
 	if (left >= 16)
 		left = tm_load(skb, off, &buf, 16) ? 0 : 16;
+	else if (left >= 14)
+		left = tm_load(skb, off, &buf, 14) ? 0 : 14;
 	else if (left >= 8)
 		left = tm_load(skb, off, &buf, 8) ? 0 : 8;
 	else if (left >= 4)
@@ -610,7 +619,7 @@ static __always_inline int tm_parse_l4(struct __sk_buff *skb, struct tm_scratch 
 		p->tcp_flags = s->head.flags;
 	s->l4_len = tm_l4_len(p->t.proto, &s->head, s->head_len);
 	return s->head_len >= 8 && tm_is_icmp_of(p->t.proto, p->family) &&
-	       tm_is_icmp_error(p->family, (__u8)(bpf_ntohs(s->head.sport) >> 8));
+	       tm_is_icmp_error(p->family, tm_icmp_type(&s->head));
 }
 
 /* Stage 3, ICMP errors: the packet the error quotes, 8 bytes into the ICMP

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bpf/bpf_object.h"
+#include "traffic_meter_kern_user.h"
 #include "rules/rule_store.h"
 #include "traffic_meter.skel.h"
 
@@ -72,6 +73,9 @@ Dataplane::Dataplane(const Options &o) : options_(o)
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, o.max_rules);
 	bpf_map__set_max_entries(m.tm_flows, o.max_flows);
+	bpf_map__set_max_entries(m.tm_flows_new, o.max_new_flows);
+	// Both builds of every entry point are loaded: the _compat ones must
+	// pass the verifier too (they are what kernels before 5.7 get).
 	if (int err = traffic_meter_bpf__load(skel_.get()))
 		fail("load (verifier)", err);
 
@@ -87,8 +91,8 @@ Dataplane &Dataplane::shared()
 
 void Dataplane::reset()
 {
-	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.flows, &maps_.frags,
-			      &maps_.attached})
+	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.flows, &maps_.flows_new,
+			      &maps_.frags, &maps_.ifaces})
 		clear_hash(*map);
 	const unsigned cpus = possible_cpus();
 	std::vector<tm_counters> zero_counters(cpus);
@@ -98,20 +102,19 @@ void Dataplane::reset()
 		    bpf_map_update_elem(maps_.counters.get(), &slot, zero_counters.data(), BPF_ANY))
 			fail("clear rule slot", errno);
 	}
-	// The per-CPU flow cache is not in the MapSet (not pinned): empty it
-	// here, or a case could hit a flow copied by the case before.
-	tmeter::empty_flow_cache(skel_.get());
-	std::vector<tm_stats> zero_stats(cpus);
+	std::vector<tm_percpu> zero_cpu(cpus);
 	uint32_t zero = 0;
-	if (bpf_map_update_elem(maps_.stats.get(), &zero, zero_stats.data(), BPF_ANY))
-		fail("clear tm_stats", errno);
+	if (bpf_map_update_elem(maps_.percpu.get(), &zero, zero_cpu.data(), BPF_ANY))
+		fail("clear tm_percpu", errno);
 
-	// What `load` writes on first load (src/bpf/bpf_object.cpp).
+	// What the first `load` writes (src/state/state.cpp).
 	tm_config cfg{};
-	cfg.generation = 1;
+	cfg.magic = TM_CONFIG_MAGIC;
 	cfg.abi_version = TM_ABI_VERSION;
+	cfg.rules_gen = 1;
 	cfg.max_rules = options_.max_rules;
 	cfg.max_flows = options_.max_flows;
+	cfg.maps_gen = 1;
 	maps_.write_config(cfg);
 }
 
@@ -125,6 +128,7 @@ int Dataplane::run(const PacketEvent &ev)
 	__sk_buff ctx{};
 	ctx.ingress_ifindex = ev.ingress_ifindex;
 	ctx.gso_segs = ev.gso_segs;
+	ctx.gso_size = ev.gso_size;
 	bpf_test_run_opts opts{};
 	opts.sz = sizeof(opts);
 	opts.data_in = ev.frame.data();
@@ -153,12 +157,13 @@ void Dataplane::del(const std::vector<Prefix> &rules)
 	RuleStore(maps_).apply(change);
 }
 
-void Dataplane::attach(uint32_t ifindex)
+void Dataplane::attach(uint32_t ifindex, uint32_t role)
 {
-	tm_attached_iface v{};
+	tm_iface v{};
+	v.role = role;
 	v.link_kind = TM_LINK_ETHERNET;
-	if (bpf_map_update_elem(maps_.attached.get(), &ifindex, &v, BPF_ANY))
-		fail("write tm_attached", errno);
+	if (bpf_map_update_elem(maps_.ifaces.get(), &ifindex, &v, BPF_ANY))
+		fail("write tm_ifaces", errno);
 }
 
 std::map<Prefix, Counters> Dataplane::counters() const
@@ -187,5 +192,15 @@ Stats Dataplane::stats() const
 }
 
 size_t Dataplane::flow_count() const { return maps_.count_flows(); }
+
+size_t Dataplane::two_way_flow_count() const
+{
+	tm_flow_key key{}, next{};
+	size_t n = 0;
+	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(maps_.flows.get(), prev, &next) == 0;
+	     prev = &key, key = next)
+		++n;
+	return n;
+}
 
 } // namespace tmeter::dptest

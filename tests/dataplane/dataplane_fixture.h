@@ -23,6 +23,7 @@ public:
 	struct Options {
 		uint32_t max_rules = 64;
 		uint32_t max_flows = 8192;
+		uint32_t max_new_flows = 8192;
 	};
 	Dataplane() : Dataplane(Options{}) {}
 	explicit Dataplane(const Options &o);
@@ -41,14 +42,16 @@ public:
 
 	void add(const std::vector<Prefix> &rules);
 	void del(const std::vector<Prefix> &rules);
-	void attach(uint32_t ifindex);
+	// Records ifindex in tm_ifaces as load would (role TM_ROLE_*).
+	void attach(uint32_t ifindex, uint32_t role = TM_ROLE_ATTACHED);
 
 	// Counters of every rule, summed over the CPUs.
 	std::map<Prefix, Counters> counters() const;
 	Counters counters(const Prefix &rule) const;
 	Stats stats() const;
 	tm_stats raw_stats() const;
-	size_t flow_count() const;
+	size_t flow_count() const;	   // both tables
+	size_t two_way_flow_count() const; // tm_flows only
 
 	const MapSet &maps() const { return maps_; }
 

@@ -11,18 +11,13 @@
 namespace tmeter::dptest {
 namespace {
 
-// docs/DATAPLANE.md: a header must start within the first 512 bytes of the
-// frame to be read; everything after the IP header is counted regardless.
-constexpr size_t kMaxHeaderOffset = 512;
 constexpr int kMaxIpv6ExtHeaders = 8;
+constexpr uint32_t kGsoByFrags = 0xFFFF;
 
 class Reader {
 public:
 	explicit Reader(const Bytes &b) : b_(b) {}
-	bool has(size_t off, size_t len) const
-	{
-		return off <= kMaxHeaderOffset && off + len <= b_.size();
-	}
+	bool has(size_t off, size_t len) const { return off + len <= b_.size(); }
 	uint8_t u8(size_t off) const { return b_[off]; }
 	uint16_t u16(size_t off) const { return uint16_t(b_[off] << 8 | b_[off + 1]); }
 	uint32_t u32(size_t off) const { return uint32_t(u16(off)) << 16 | u16(off + 2); }
@@ -50,7 +45,8 @@ struct Ipv6Chain {
 	uint8_t proto = 0;
 	ReferenceModel::Frag frag = ReferenceModel::Frag::kNone;
 	uint32_t frag_id = 0;
-	bool ok = false; // ends at a transport header (or a non-first fragment)
+	uint32_t jumbo = 0; // a hop-by-hop jumbo payload option's length
+	bool ok = false;    // ends at a transport header (or a non-first fragment)
 };
 
 Ipv6Chain walk_ipv6(const Reader &r, size_t ip_off)
@@ -63,11 +59,10 @@ Ipv6Chain walk_ipv6(const Reader &r, size_t ip_off)
 			c.ok = true;
 			return c;
 		}
-		if (n == kMaxIpv6ExtHeaders || !r.has(c.l4_off, 2))
+		// Every extension header is at least 8 bytes: they must be there.
+		if (n == kMaxIpv6ExtHeaders || !r.has(c.l4_off, 8))
 			return c;
 		if (c.proto == proto::kFragment) {
-			if (!r.has(c.l4_off, 8))
-				return c;
 			uint16_t fo = r.u16(c.l4_off + 2);
 			c.proto = r.u8(c.l4_off);
 			uint32_t id = r.u32(c.l4_off + 4);
@@ -84,6 +79,10 @@ Ipv6Chain walk_ipv6(const Reader &r, size_t ip_off)
 			}
 			continue;
 		}
+		// RFC 2675: a jumbo option right after the first header's 2 bytes.
+		if (n == 0 && c.proto == proto::kHopOpts && r.u8(c.l4_off + 2) == 0xC2 &&
+		    r.u8(c.l4_off + 3) == 4)
+			c.jumbo = r.u32(c.l4_off + 4);
 		size_t len = c.proto == proto::kAh ? (r.u8(c.l4_off + 1) + 2) * 4u
 						    : (r.u8(c.l4_off + 1) + 1) * 8u;
 		c.proto = r.u8(c.l4_off);
@@ -259,7 +258,7 @@ ReferenceModel::Parsed ReferenceModel::parse(const PacketEvent &ev)
 
 	// Network layer.
 	const size_t avail = r.size() - off;
-	const bool gso = ev.gso_segs > 1;
+	const bool gso = ev.gso_segs > 1 || ev.gso_size; // tot_len may be 0 (BIG TCP)
 	size_t l4_off = 0, wire_len = 0;
 	bool chain_ok = true;
 	if (type == 0x0800) {
@@ -290,8 +289,10 @@ ReferenceModel::Parsed ReferenceModel::parse(const PacketEvent &ev)
 		p.t.src.addr = r.addr(off + 8, 6);
 		p.t.dst.addr = r.addr(off + 24, 6);
 		size_t payload = r.u16(off + 4);
-		wire_len = payload ? payload + 40 : avail; // 0: jumbogram / BIG TCP
 		Ipv6Chain c = walk_ipv6(r, off);
+		// payload_len 0: a BIG TCP aggregate, a jumbogram, or only the
+		// header (what follows is link-layer padding).
+		wire_len = payload ? payload + 40 : gso ? avail : 40 + size_t(c.jumbo);
 		p.t.proto = c.proto;
 		p.frag = c.frag;
 		p.frag_id = c.frag_id;
@@ -314,15 +315,23 @@ ReferenceModel::Parsed ReferenceModel::parse(const PacketEvent &ev)
 			}
 		} else if (p.t.proto == proto::kUdp || p.t.proto == proto::kUdplite) {
 			l4_len = 8;
+		} else if (p.t.proto == proto::kSctp) {
+			l4_len = 12; // the common header repeats in every segment
 		} else if (is_icmp_for(p.t.proto, p.family) && r.has(l4_off, 8) &&
 			   is_error(p.family, r.u8(l4_off))) {
 			p.icmp_error = parse_quoted(r, l4_off + 8, p.family, p.quoted);
 		}
 	}
 
-	if (gso) {
-		p.packets = ev.gso_segs;
-		p.bytes = avail + uint64_t(ev.gso_segs - 1) * ((l4_off - off) + l4_len);
+	// A guest's TSO aggregate (gso_segs 0 until the kernel segments it):
+	// as many segments as gso_size makes of the payload.
+	const size_t hdrs = (l4_off - off) + l4_len;
+	uint64_t segs = ev.gso_segs;
+	if (!segs && ev.gso_size && ev.gso_size != kGsoByFrags && avail > hdrs)
+		segs = (avail - hdrs + ev.gso_size - 1) / ev.gso_size;
+	if (segs > 1) {
+		p.packets = segs;
+		p.bytes = avail + (segs - 1) * hdrs;
 	} else {
 		p.packets = 1;
 		p.bytes = std::min(wire_len, avail);
@@ -405,13 +414,17 @@ void ReferenceModel::packet(const PacketEvent &ev)
 		counted = add(p.t.src.addr, p.t.dst.addr, quoted_sender != originator, p);
 	} else {
 		if (p.frag != Frag::kNone) {
-			FragKey fk{p.family, p.t.proto, p.t.src.addr, p.t.dst.addr, p.frag_id};
+			// RFC 8200: an IPv6 datagram is its addresses and id (a later
+			// fragment's next header may be AH or options).
+			FragKey fk{p.family, uint8_t(p.family == 4 ? p.t.proto : 0), p.t.src.addr,
+				   p.t.dst.addr, p.frag_id};
 			if (p.frag == Frag::kFirst && p.has_ports) {
-				frags_[fk] = {p.t.src.port, p.t.dst.port};
+				frags_[fk] = {p.t.src.port, p.t.dst.port, p.t.proto};
 			} else if (p.frag == Frag::kLater) {
 				if (auto it = frags_.find(fk); it != frags_.end()) {
-					p.t.src.port = it->second.first;
-					p.t.dst.port = it->second.second;
+					p.t.src.port = it->second.sport;
+					p.t.dst.port = it->second.dport;
+					p.t.proto = it->second.proto;
 				}
 			}
 		}

@@ -54,6 +54,7 @@ struct PacketEvent {
 	Hook hook = Hook::kIngress;
 	bool l3 = false;		// device without a link-layer header
 	uint32_t gso_segs = 0;		// > 1: an aggregate of that many segments
+	uint32_t gso_size = 0;		// with gso_segs 0: a guest's TSO aggregate
 	uint32_t ingress_ifindex = 0;	// interface the packet entered by, 0: local
 };
 
@@ -114,7 +115,11 @@ private:
 
 	std::map<Prefix, Counters> rules_;
 	std::map<FlowKey, int> flows_; // -> originator side
-	std::map<FragKey, std::pair<uint16_t, uint16_t>> frags_;
+	struct FragPorts {
+		uint16_t sport, dport;
+		uint8_t proto;
+	};
+	std::map<FragKey, FragPorts> frags_;
 	std::set<uint32_t> attached_;
 	Stats stats_;
 };
