@@ -66,6 +66,7 @@ int run_cli(int argc, char **argv)
 			"TCX links (Linux 6.6+), tc filters on clsact, or auto: TCX where the kernel "
 			"has it")
 		->check(CLI::IsMember({"auto", "tcx", "netlink"}))
+		->envname("TRAFFIC_METER_ATTACH_MODE")
 		->capture_default_str();
 	cmd->callback([&] {
 		load.mode = mode_name == "tcx"	     ? AttachMode::kTcx

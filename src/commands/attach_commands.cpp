@@ -43,8 +43,10 @@ std::string if_name(int ifindex)
 	return if_indextoname(unsigned(ifindex), name) ? name : "";
 }
 
-// The first load: makes the pin directory and the maps, pins them.
-State create_state(const Context &ctx, const LoadArgs &args, StateLock lock)
+// The first load: makes the pin directory and the maps, pins them; obj is
+// the object loaded on them.
+State create_state(const Context &ctx, const LoadArgs &args, StateLock lock,
+		   std::optional<BpfObject> &obj)
 {
 	Capacities caps;
 	caps.rules = args.max_rules.value_or(TM_DEFAULT_MAX_RULES);
@@ -53,10 +55,10 @@ State create_state(const Context &ctx, const LoadArgs &args, StateLock lock)
 	PinDirSetup setup = prepare_pin_dir(ctx.pin_dir);
 	try {
 		remove_leftover_pins(ctx.pin_dir);
-		BpfObject obj = BpfObject::open(args.object);
-		obj.set_capacities(caps);
-		obj.load(ctx.verbose);
-		return State::create(ctx.pin_dir, obj, setup, std::move(lock));
+		obj.emplace(BpfObject::open(args.object));
+		obj->set_capacities(caps);
+		obj->load(ctx.verbose);
+		return State::create(ctx.pin_dir, *obj, setup, std::move(lock));
 	} catch (const Error &) {
 		release_pin_dir(ctx.pin_dir, setup.flags());
 		throw;
@@ -74,10 +76,11 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 	const ObjectOptions opts{args.object, ctx.verbose};
 
 	std::optional<State> state;
+	std::optional<BpfObject> obj;
 	bool created = false;
 	switch (probe_state(ctx.pin_dir)) {
 	case StateKind::kNone:
-		state.emplace(create_state(ctx, args, std::move(lock)));
+		state.emplace(create_state(ctx, args, std::move(lock), obj));
 		created = true;
 		break;
 	case StateKind::kV1:
@@ -99,15 +102,17 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 					args.max_flows.value_or(cfg.max_flows)};
 			if (want.rules != cfg.max_rules || want.flows != cfg.max_flows) {
 				check_capacities_fit(want);
-				resize_state(*state, want, opts);
+				obj.emplace(resize_state(*state, want, opts));
 				cfg = state->config();
 				fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
 			}
 		}
-		BpfObject obj = BpfObject::open(args.object);
-		obj.reuse_if(state->maps(), [](std::string_view) { return true; });
-		obj.load(ctx.verbose);
-		attach_interface(*state, obj, link, args.mode, state->config().maps_gen);
+		if (!obj) {
+			obj.emplace(BpfObject::open(args.object));
+			obj->reuse_if(state->maps(), [](std::string_view) { return true; });
+			obj->load(ctx.verbose);
+		}
+		attach_interface(*state, *obj, link, args.mode, state->config().maps_gen);
 	} catch (const Error &) {
 		if (created)
 			state->purge(true);

@@ -78,6 +78,19 @@ bool is_mount_root(const std::filesystem::path &dir)
 	       self.st_dev != up.st_dev;
 }
 
+// Nothing but what the kernel itself puts in the root of a new bpffs (the
+// bpf_preload iterators, Linux 5.10+)?
+bool holds_nothing(const std::filesystem::path &dir)
+{
+	std::error_code ec;
+	for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+		const auto name = entry.path().filename();
+		if (name != "maps.debug" && name != "progs.debug")
+			return false;
+	}
+	return !ec;
+}
+
 Fd open_dir(const std::filesystem::path &dir)
 {
 	return Fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -175,13 +188,14 @@ PinDirSetup prepare_pin_dir(const std::filesystem::path &dir)
 
 void release_pin_dir(const std::filesystem::path &dir, uint32_t flags)
 {
+	if ((flags & TM_STATE_MOUNTED_BPFFS) && on_bpffs(dir) && is_mount_root(dir)) {
+		if (!holds_nothing(dir))
+			return; // another tool pinned there: the mount stays
+		if (umount2(dir.c_str(), 0))
+			return; // busy: leave it rather than detach it lazily
+	}
 	std::error_code ec;
-	if (!std::filesystem::is_empty(dir, ec) || ec)
-		return; // something else lives there: leave it alone
-	if ((flags & TM_STATE_MOUNTED_BPFFS) && on_bpffs(dir) && is_mount_root(dir) &&
-	    umount2(dir.c_str(), 0))
-		return; // busy: leave the mount rather than detach it lazily
-	if (flags & TM_STATE_CREATED_DIR)
+	if ((flags & TM_STATE_CREATED_DIR) && std::filesystem::is_empty(dir, ec) && !ec)
 		rmdir(dir.c_str());
 }
 

@@ -91,7 +91,7 @@ BpfObject load_object(const ObjectOptions &opts, const Capacities &caps)
 
 } // namespace
 
-void resize_state(State &state, const Capacities &target, const ObjectOptions &opts)
+BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &opts)
 {
 	tm_config cfg = state.config();
 	const bool rules = target.rules != cfg.max_rules, flows = target.flows != cfg.max_flows;
@@ -125,8 +125,18 @@ void resize_state(State &state, const Capacities &target, const ObjectOptions &o
 		RuleStore(state.maps()).copy_to(fresh);
 	copy_flows(state.maps().flows, fresh.flows);
 
-	reattach_all(state, obj, gen);
-	finish(state, fresh, gen);
+	try {
+		reattach_all(state, obj, gen);
+		finish(state, fresh, gen);
+	} catch (const Error &) {
+		// Undone if nothing moved yet, completed otherwise; the error stands.
+		try {
+			recover_resize(state, opts, true);
+		} catch (const Error &) {
+		}
+		throw;
+	}
+	return obj;
 }
 
 void recover_resize(State &state, const ObjectOptions &opts, bool can_attach)

@@ -19,8 +19,9 @@ struct ObjectOptions {
 // Builds maps<N+1>/ with the new capacities beside maps<N>/, copies the
 // rules and flows, moves every attached interface onto a program that uses
 // the new maps, carries the old counters into the new rules, commits with
-// one write of tm_config and removes maps<N>/.
-void resize_state(State &state, const Capacities &target, const ObjectOptions &obj);
+// one write of tm_config and removes maps<N>/. Returns the object loaded
+// on the new maps (what `load` attaches its interface with).
+BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &obj);
 
 // A resize killed part way (tm_config.resize_gen): discarded if no
 // interface was moved yet, otherwise completed. Completing needs what

@@ -14,6 +14,7 @@ FOREIGN_O=$(realpath "${2:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O TRAFFIC_METER_B
 TM_BPF_O=$(realpath "${3:?usage: $0 TRAFFIC_METER FOREIGN_BPF_O TRAFFIC_METER_BPF_O [TEST...]}")
 shift 3
 RUN_ID="tmc$$"
+E2E_DIR=$(cd "$(dirname "$0")/../e2e" && pwd)
 WORK=$(mktemp -d "/tmp/tm-cli-$RUN_ID.XXXXXX")
 NAMESPACES=()
 PIN_PATHS=()
@@ -357,8 +358,12 @@ test_reload_same_interface() {
 	local b3=$((300 * 128))
 	expect_eq "counted through 3 re-loads" "$(counters 198.18.0.1/32)" "$b3 300 $b3 300"
 	local n
-	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
-	expect_eq "bpf filters on ingress after re-load" "$n" 1
+	if [[ ${TRAFFIC_METER_ATTACH_MODE:-auto} == netlink ]]; then
+		n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
+	else
+		n=$(find "$PIN/links" -name 'if*_ingress' | wc -l)
+	fi
+	expect_eq "our ingress hooks after re-load" "$n" 1
 	tm_ok status --json
 	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); i=d["interfaces"]; assert len(i)==1 and i[0]["name"]=="a0" and i[0]["ingress"] and i[0]["egress"], i' ||
 		fail "status --json after re-load: $OUT"
@@ -415,7 +420,7 @@ test_foreign_filter() {
 	PIN_PATHS+=("$foreign")
 	mkdir -p "$foreign" && bpftool prog load "$FOREIGN_O" "$foreign/prog" type classifier || return 1
 	$ns tc filter add dev a0 ingress prio 1 bpf da object-pinned "$foreign/prog" || return 1
-	tm_ok load --dev a0
+	tm_ok load --dev a0 --attach-mode netlink
 	tm_ok add --ip-address 198.18.0.2
 	local p0 p1 p2 b=$((3 * (28 + 100)))
 	p0=$(foreign_packets)
@@ -429,14 +434,21 @@ test_foreign_filter() {
 	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
 	p2=$(foreign_packets)
 	expect_eq "foreign filter's packets after unload" "$((p2 - p1))" 3
-	# Load and unload again with the foreign filter in place.
-	tm_ok load --dev a0
+	# Load and unload again with the foreign filter in place, both ways.
+	tm_ok load --dev a0 --attach-mode netlink
+	tm_ok unload --dev a0
+	tm_ok load --dev a0 --attach-mode tcx
+	p1=$(foreign_packets)
+	tm_ok reset
+	ping_n "$A" 198.18.0.2 2 100 || fail "ping"
+	expect_eq "foreign filter's packets beside TCX" "$(($(foreign_packets) - p1))" 2
+	expect_eq "counted with TCX beside the foreign filter" "$(counters 198.18.0.2/32)" "$((2 * 128)) 2 $((2 * 128)) 2"
 	tm_ok unload --dev a0
 	$ns tc filter show dev a0 ingress | grep -q "name foreign_counter" || fail "foreign filter removed by the second unload"
 	# Once the foreign filter is gone, a load/unload cycle leaves no clsact.
 	$ns tc filter del dev a0 ingress prio 1 || fail "removing the foreign filter"
 	$ns tc qdisc del dev a0 clsact
-	tm_ok load --dev a0
+	tm_ok load --dev a0 --attach-mode netlink
 	$ns tc qdisc show dev a0 | grep -q clsact || fail "load did not create clsact"
 	tm_ok unload --dev a0
 	if $ns tc qdisc show dev a0 | grep -q clsact; then fail "unload left our clsact behind"; fi
@@ -755,8 +767,12 @@ test_interface_vanished() {
 	tm_ok load --dev t0
 	tm_ok add --ip-address 198.18.0.1
 	$ns ip link del t0
-	tm_ok status
+	tm status
+	expect_eq "status exit when an interface is gone" "$RC" 1
 	expect_contains "status names the gone interface" "$OUT" "(gone)"
+	tm status --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d["healthy"] and any("t0" in p and "gone" in p for p in d["problems"]), d' ||
+		fail "status --json does not say t0 is gone: $OUT"
 	tm unload --dev t0
 	expect_eq "unload of a vanished interface: exit" "$RC" 0
 	expect_contains "unload of a vanished interface" "$OUT" "t0"
@@ -770,10 +786,11 @@ test_interface_vanished() {
 test_filters_removed_behind_our_back() {
 	lab_pair || return 1
 	local ns="nsenter --net=/run/netns/$A"
-	tm_ok load --dev a0
+	tm_ok load --dev a0 --attach-mode netlink
 	tm_ok add --ip-address 198.18.0.2
 	$ns tc qdisc del dev a0 clsact || return 1
-	tm_ok status
+	tm status
+	expect_eq "status exit with hooks missing" "$RC" 1
 	expect_contains "status shows the missing hooks" "$OUT" "ingress NO, egress NO"
 	tm_ok load --dev a0
 	ping_n "$A" 198.18.0.2 2 64 || fail "ping"
@@ -783,6 +800,22 @@ test_filters_removed_behind_our_back() {
 	tm_ok unload --dev a0
 	tm_ok status
 	expect_contains "nothing attached" "$OUT" "interfaces:  none"
+}
+
+# The same with TCX: a link of ours detached by someone else.
+test_tcx_link_removed_behind_our_back() {
+	lab_pair || return 1
+	tm_ok load --dev a0 --attach-mode tcx
+	tm_ok status --json
+	local link
+	link=$(bpftool link show -j | python3 -c 'import json,sys; print(next(l["id"] for l in json.load(sys.stdin) if l.get("prog_id") == '"$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])')"'))')
+	bpftool link detach id "$link" || return 1
+	tm status
+	expect_eq "status exit with a hook missing" "$RC" 1
+	expect_contains "status shows the missing hook" "$OUT" "ingress NO"
+	tm_ok load --dev a0
+	tm_ok status
+	expect_contains "hooks back after re-load" "$OUT" "ingress yes, egress yes"
 }
 
 test_ipv6_and_sort() {
@@ -806,12 +839,54 @@ test_ipv6_and_sort() {
 	expect_eq "default order: IPv4 first, then address, then prefix" \
 		"$(printf '%s\n' "$OUT" | awk 'NR>1 {print $1}' | tr '\n' ' ')" \
 		"198.18.0.1/32 2001:db8::/64 2001:db8::1/128 "
-	tm_ok show --sort total
-	expect_eq "--sort total" "$(printf '%s\n' "$OUT" | awk 'NR>1 {print $1}' | tr '\n' ' ')" \
-		"198.18.0.1/32 2001:db8::/64 2001:db8::1/128 "
-	tm_ok show --sort up --json
-	printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin)["rules"]; assert r[0]["rule"]=="198.18.0.1/32" and r[0]["family"]=="ipv4" and r[1]["family"]=="ipv6", r' ||
-		fail "show --sort up --json: $OUT"
+}
+
+# udp_flow PORT DST COUNT SIZE REPLY_SIZE: A sends COUNT datagrams of SIZE
+# payload to DST (in B), whose listener answers each with REPLY_SIZE bytes
+# (-1: no answer, and no ICMP error either: the port is bound).
+udp_flow() {
+	local port=$1 dst=$2 count=$3 size=$4 reply=$5 ready="$WORK/sink-$1.ready" pid opts=()
+	nsenter --net="/run/netns/$B" python3 "$E2E_DIR/udp_sink.py" --bind "$dst" --port "$port" \
+		--count "$count" --reply-size "$reply" --timeout 10 --ready-file "$ready" >/dev/null &
+	pid=$!
+	for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.05; done
+	((reply >= 0)) && opts=(--expect-replies)
+	nsenter --net="/run/netns/$A" python3 "$E2E_DIR/udp_send.py" --dst "$dst" --port "$port" \
+		--count "$count" --size "$size" --timeout 10 "${opts[@]}" >/dev/null || fail "udp to $dst"
+	wait "$pid" || fail "udp sink $dst"
+}
+
+# Every --sort key gives its own order, none of them the default one:
+# bytes up/down per rule chosen so (IP bytes: 28 + payload).
+#   R1 198.18.0.2: up 2 x 250 = 500, down 2 x 50 = 100, total 600
+#   R2 198.18.0.3: up 1 x 50 = 50,   down 1 x 900 = 900, total 950
+#   R3 198.18.0.4: up 2 x 500 = 1000, down 0,            total 1000
+test_sort_orders() {
+	lab_pair || return 1
+	ip -n "$B" addr add 198.18.0.3/24 dev b0
+	ip -n "$B" addr add 198.18.0.4/24 dev b0
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2 --ip-address 198.18.0.3 --ip-address 198.18.0.4
+	udp_flow 7001 198.18.0.2 2 222 22
+	udp_flow 7002 198.18.0.3 1 22 872
+	udp_flow 7003 198.18.0.4 2 472 -1
+	expect_eq "R1" "$(counters 198.18.0.2/32)" "500 2 100 2"
+	expect_eq "R2" "$(counters 198.18.0.3/32)" "50 1 900 1"
+	expect_eq "R3" "$(counters 198.18.0.4/32)" "1000 2 0 0"
+	local key want
+	for key in "default:198.18.0.2/32 198.18.0.3/32 198.18.0.4/32" \
+		"up:198.18.0.4/32 198.18.0.2/32 198.18.0.3/32" \
+		"down:198.18.0.3/32 198.18.0.2/32 198.18.0.4/32" \
+		"total:198.18.0.4/32 198.18.0.3/32 198.18.0.2/32"; do
+		want=${key#*:}
+		key=${key%%:*}
+		if [[ $key == default ]]; then tm_ok show; else tm_ok show --sort "$key"; fi
+		expect_eq "order with --sort $key" "$(printf '%s\n' "$OUT" | awk 'NR>1 {print $1}' | xargs)" "$want"
+		[[ $key == default ]] && continue
+		tm_ok show --sort "$key" --json
+		expect_eq "order with --sort $key --json" \
+			"$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(" ".join(r["rule"] for r in json.load(sys.stdin)["rules"]))')" "$want"
+	done
 }
 
 test_status_text() {
@@ -833,7 +908,7 @@ test_loopback_counts_once() {
 	new_ns A a || return 1
 	use "$A"
 	tm_ok load --dev lo
-	expect_contains "load on lo" "$OUT" "(ingress, link layer loopback)"
+	expect_contains "load on lo" "$OUT" "(ingress, link layer loopback,"
 	tm_ok add --ip-address 127.0.0.2
 	nsenter --net="/run/netns/$A" ping -q -n -c 4 -s 100 -i 0.01 -W 2 -w 10 -I 127.0.0.1 127.0.0.2 >/dev/null ||
 		fail "ping over lo"

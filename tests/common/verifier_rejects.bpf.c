@@ -14,26 +14,18 @@ static __always_inline int unchecked_read(struct __sk_buff *skb)
 	return *(__u8 *)(long)skb->data;
 }
 
-SEC("tc")
-int tm_ingress_eth(struct __sk_buff *skb)
-{
-	return unchecked_read(skb);
-}
+#define REJECTED(name)                                                                             \
+	SEC("tc")                                                                                  \
+	int name(struct __sk_buff *skb)                                                            \
+	{                                                                                          \
+		return unchecked_read(skb);                                                        \
+	}
 
-SEC("tc")
-int tm_egress_eth(struct __sk_buff *skb)
-{
-	return unchecked_read(skb);
-}
-
-SEC("tc")
-int tm_ingress_l3(struct __sk_buff *skb)
-{
-	return unchecked_read(skb);
-}
-
-SEC("tc")
-int tm_egress_l3(struct __sk_buff *skb)
-{
-	return unchecked_read(skb);
-}
+REJECTED(tm_ingress_eth)
+REJECTED(tm_egress_eth)
+REJECTED(tm_ingress_l3)
+REJECTED(tm_egress_l3)
+REJECTED(tm_ingress_eth_compat)
+REJECTED(tm_egress_eth_compat)
+REJECTED(tm_ingress_l3_compat)
+REJECTED(tm_egress_l3_compat)

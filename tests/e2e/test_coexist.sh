@@ -75,41 +75,56 @@ expect_foreign() {
 prefs() { nsx h tc -j filter show dev h0 "$1" | "$PY" "$E2E_DIR/tc_filters.py" prefs; }
 
 tm_ns h
-tm load --dev h0
-[[ $(prefs ingress) == "1 2 65000" ]] && fail "load added no filter to h0 ingress"
-tm add --ip-address 198.18.22.1 --ip-address 198.18.22.2
 H=198.18.22.1/32
 base=$LAB_WORK/base
+port=14000
 
-log "with traffic_meter loaded: both see every packet"
-snap_foreign
-snapshot "$base"
-udp_exchange h p 198.18.22.2 14001 10 100 200
-expect --baseline "$base" $(flow $H 10 $((10 * $(udp4_bytes 100))) 10 $((10 * $(udp4_bytes 200))))
-wait_for 5 expect_foreign 10 || expect_foreign 10 || fail "foreign filters missed packets"
+# Both attach modes: a tc filter of ours among the foreign ones, or a TCX
+# link (which runs before the classifiers) beside them.
+for mode in netlink tcx; do
+	log "attach mode $mode"
+	tm load --dev h0 --attach-mode $mode
+	if [[ $mode == netlink ]]; then
+		[[ $(prefs ingress) == "1 2 65000" ]] && fail "load added no filter to h0 ingress"
+	else
+		[[ $(prefs ingress) == "1 2 65000" ]] || fail "TCX load changed h0's filters: $(prefs ingress)"
+	fi
+	tm add --ip-address 198.18.22.1 --ip-address 198.18.22.2
 
-log "unload: foreign filters and clsact stay and keep counting; rules and counters stay"
-tm unload --dev h0
-nsx h tc qdisc show dev h0 | grep -q clsact || fail "unload removed a clsact qdisc that still has foreign filters"
-[[ $(prefs ingress) == "1 2 65000" ]] || fail "h0 ingress filters after unload: $(prefs ingress)"
-[[ $(prefs egress) == "1 2 65000" ]] || fail "h0 egress filters after unload: $(prefs egress)"
-snap_foreign
-udp_exchange h p 198.18.22.2 14002 7 100 200
-wait_for 5 expect_foreign 7 || expect_foreign 7 || fail "foreign filters missed packets"
-expect --baseline "$base" $(flow $H 10 $((10 * $(udp4_bytes 100))) 10 $((10 * $(udp4_bytes 200))))
+	log "$mode: with traffic_meter loaded, both see every packet"
+	snap_foreign
+	snapshot "$base"
+	udp_exchange h p 198.18.22.2 $((++port)) 10 100 200
+	expect --baseline "$base" $(flow $H 10 $((10 * $(udp4_bytes 100))) 10 $((10 * $(udp4_bytes 200))))
+	wait_for 5 expect_foreign 10 || expect_foreign 10 || fail "foreign filters missed packets"
 
-log "load again: counting resumes, foreign filters unharmed"
-tm load --dev h0
-snap_foreign
-udp_exchange h p 198.18.22.2 14003 5 100 200
-expect --baseline "$base" $(flow $H 15 $((15 * $(udp4_bytes 100))) 15 $((15 * $(udp4_bytes 200))))
-wait_for 5 expect_foreign 5 || expect_foreign 5 || fail "foreign filters missed packets"
+	log "$mode: unload: foreign filters and clsact stay and keep counting; rules and counters stay"
+	tm unload --dev h0
+	nsx h tc qdisc show dev h0 | grep -q clsact || fail "unload removed a clsact qdisc that still has foreign filters"
+	[[ $(prefs ingress) == "1 2 65000" ]] || fail "h0 ingress filters after unload: $(prefs ingress)"
+	[[ $(prefs egress) == "1 2 65000" ]] || fail "h0 egress filters after unload: $(prefs egress)"
+	snap_foreign
+	udp_exchange h p 198.18.22.2 $((++port)) 7 100 200
+	wait_for 5 expect_foreign 7 || expect_foreign 7 || fail "foreign filters missed packets"
+	expect --baseline "$base" $(flow $H 10 $((10 * $(udp4_bytes 100))) 10 $((10 * $(udp4_bytes 200))))
 
-log "a device with nothing else on it: unload removes the clsact qdisc load created"
-nsx h ip link add d0 type veth peer name d1
-nsx h ip link set d0 up
-tm load --dev d0
-nsx h tc qdisc show dev d0 | grep -q clsact || fail "load did not create clsact on d0"
-tm unload --dev d0
-if nsx h tc qdisc show dev d0 | grep -q clsact; then fail "unload left an empty clsact qdisc on d0"; fi
+	log "$mode: load again: counting resumes, foreign filters unharmed"
+	tm load --dev h0 --attach-mode $mode
+	snap_foreign
+	udp_exchange h p 198.18.22.2 $((++port)) 5 100 200
+	expect --baseline "$base" $(flow $H 15 $((15 * $(udp4_bytes 100))) 15 $((15 * $(udp4_bytes 200))))
+	wait_for 5 expect_foreign 5 || expect_foreign 5 || fail "foreign filters missed packets"
+
+	log "$mode: a device with nothing else on it: unload leaves no clsact behind"
+	nsx h ip link add d0 type veth peer name d1
+	nsx h ip link set d0 up
+	tm load --dev d0 --attach-mode $mode
+	if [[ $mode == netlink ]]; then
+		nsx h tc qdisc show dev d0 | grep -q clsact || fail "load did not create clsact on d0"
+	fi
+	tm unload --dev d0
+	if nsx h tc qdisc show dev d0 | grep -q clsact; then fail "unload left an empty clsact qdisc on d0"; fi
+	nsx h ip link del d0
+	tm purge
+done
 pass
