@@ -26,6 +26,10 @@ def main():
     ap.add_argument("--size", type=int, required=True, help="UDP payload bytes")
     ap.add_argument("--src", help="local address to bind")
     ap.add_argument("--sport", type=int, default=0)
+    ap.add_argument("--dport-span", type=int, default=1,
+                    help="spread the datagrams over SPAN ports from --port (SPAN flows)")
+    ap.add_argument("--per-port", type=int, default=1,
+                    help="with --dport-span: this many datagrams in a row to each port")
     ap.add_argument("--expect-replies", action="store_true")
     ap.add_argument("--interval", type=float, default=0.0)
     ap.add_argument("--timeout", type=float, default=10.0)
@@ -51,7 +55,7 @@ def main():
     for i in range(a.count):
         if time.monotonic() > deadline:
             sys.exit(f"udp_send: timeout after {i} datagrams")
-        n = s.sendto(payload, (a.dst, a.port))
+        n = s.sendto(payload, (a.dst, a.port + (i // a.per_port) % a.dport_span))
         if n != a.size:
             sys.exit(f"udp_send: short send {n}")
         if a.expect_replies:
