@@ -22,6 +22,10 @@ if ! meson setup "$build" >/dev/null || ! ninja -C "$build"; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+# The previous release, whose state the upgrade test carries over (built
+# from this clone's history; a failure shows in that test).
+TM_PREVIOUS_BIN=$(scripts/build_previous.sh "$build/previous") || TM_PREVIOUS_BIN=
+export TM_PREVIOUS_BIN
 
 passed=0 failed=0
 not_passed=()

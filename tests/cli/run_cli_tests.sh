@@ -915,6 +915,387 @@ test_loopback_counts_once() {
 	expect_eq "127.0.0.2 counters" "$(counters 127.0.0.2/32)" "$((4 * 128)) 4 $((4 * 128)) 4"
 }
 
+# ------------------------------------------------------- least privilege
+
+# as_caps CAPS ARGS...: traffic_meter in $NS with $PIN, as root's uid with
+# only CAPS (e.g. "+bpf,+net_admin"); sets RC, OUT, ERR.
+as_caps() {
+	local caps=$1
+	shift
+	nsenter --net="/run/netns/$NS" setpriv --inh-caps="-all,$caps" --ambient-caps="-all,$caps" \
+		--bounding-set="-all,$caps" "$TM_BIN" --pin-path "$PIN" "$@" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	OUT=$(cat "$WORK/out")
+	ERR=$(cat "$WORK/err")
+}
+
+# SPEC §5: every command with CAP_BPF and CAP_NET_ADMIN alone; the readers
+# with CAP_BPF alone; a missing capability named.
+test_least_privilege() {
+	lab_pair || return 1
+	echo '["198.18.0.0/24", "2001:db8::/64"]' >"$WORK/rules.json"
+	local cmd
+	for cmd in "load --dev a0" "add --ip-address 198.18.0.2" "import --file $WORK/rules.json" \
+		"show" "list" "export" "status" "reset" "del --ip-address 198.18.0.0/24" \
+		"load --dev a0" "unload --dev a0" "load --dev a0"; do
+		# shellcheck disable=SC2086
+		as_caps +bpf,+net_admin $cmd
+		expect_eq "'$cmd' with CAP_BPF and CAP_NET_ADMIN: exit ($ERR)" "$RC" 0
+	done
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
+	for cmd in show list export status "show --json"; do
+		# shellcheck disable=SC2086
+		as_caps +bpf $cmd
+		expect_eq "'$cmd' with CAP_BPF alone: exit ($ERR)" "$RC" 0
+	done
+	expect_eq "counted under least privilege" "$(counters 198.18.0.2/32)" "384 3 384 3"
+	as_caps +bpf load --dev a0
+	expect_eq "load without CAP_NET_ADMIN" "$RC" 1
+	expect_contains "load without CAP_NET_ADMIN names it" "$ERR" "missing CAP_NET_ADMIN"
+	as_caps +net_admin show
+	expect_eq "show without CAP_BPF" "$RC" 1
+	expect_contains "show without CAP_BPF names it" "$ERR" "missing CAP_BPF"
+	as_caps +bpf,+net_admin purge
+	expect_eq "purge with CAP_BPF and CAP_NET_ADMIN ($ERR)" "$RC" 0
+	[ ! -e "$PIN" ] || fail "purge left $PIN"
+}
+
+# A service user that owns its pin path needs nothing but the two
+# capabilities; file permissions still apply to other users.
+test_service_user() {
+	lab_pair || return 1
+	local root="/tmp/tm-svc-$RUN_ID"
+	mkdir -p "$root" && chmod 755 "$root" || return 1
+	mount -t bpf bpf "$root" || return 1
+	MOUNTS+=("$root")
+	mkdir "$root/tm" && chown nobody:nogroup "$root/tm" && chmod 700 "$root/tm" || return 1
+	PIN=$root/tm
+	PIN_PATHS+=("$PIN")
+	svc() {
+		nsenter --net="/run/netns/$A" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			--inh-caps=-all,+bpf,+net_admin --ambient-caps=-all,+bpf,+net_admin \
+			--bounding-set=-all,+bpf,+net_admin "$TM_BIN" --pin-path "$PIN" "$@" >"$WORK/out" 2>"$WORK/err"
+		RC=$?
+		ERR=$(cat "$WORK/err")
+	}
+	local cmd
+	for cmd in "load --dev a0" "add --ip-address 198.18.0.2" "show" "status" "unload --dev a0" "purge"; do
+		# shellcheck disable=SC2086
+		svc $cmd
+		expect_eq "'$cmd' as the service user: exit ($ERR)" "$RC" 0
+	done
+	[ -d "$PIN" ] || fail "purge removed a directory load did not make"
+	# Root's state is not the service user's to read, whatever its capabilities.
+	tm_ok load --dev a0
+	chown root:root "$PIN" && chmod 700 "$PIN"
+	svc show
+	expect_eq "another user's state: exit" "$RC" 1
+	expect_contains "another user's state" "$ERR" "permission denied on $PIN"
+	expect_contains "another user's state: says why" "$ERR" "file permissions"
+	tm_ok purge
+}
+
+# ------------------------------------------------------ ownership (SPEC §5)
+
+# purge removes only this instance's pins, unmounts only a bpffs that load
+# mounted, and changes nothing where there is no state.
+test_purge_only_ours() {
+	lab_pair || return 1
+	local root="$WORK/bpfroot"
+	mkdir -p "$root" && mount -t bpf bpf "$root" || return 1
+	MOUNTS+=("$root")
+	bpftool map create "$root/foreign" type array key 4 value 4 entries 1 name foreign || return 1
+	PIN=$root
+	PIN_PATHS+=("$PIN")
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	tm_ok purge
+	grep -q " $root bpf " /proc/mounts || fail "purge unmounted a bpffs it did not mount"
+	[ -e "$root/foreign" ] || fail "purge removed another tool's pin"
+	[ ! -e "$root/tm_config" ] || fail "purge left our tm_config"
+	[ -z "$(ls "$root" | grep -v -e foreign -e '\.debug$')" ] || fail "purge left pins: $(ls "$root")"
+	tm_ok purge
+	expect_contains "purge without state" "$OUT" "nothing to purge"
+	grep -q " $root bpf " /proc/mounts || fail "a purge without state unmounted"
+	[ -e "$root/foreign" ] || fail "a purge without state removed a pin"
+	# A bpffs mount root of ours alone but not mounted by us: it stays.
+	rm -f "$root/foreign"
+	tm_ok load --dev a0
+	tm_ok purge
+	grep -q " $root bpf " /proc/mounts || fail "purge unmounted a bpffs it did not mount (empty)"
+	# A directory that holds something else is not removed.
+	PIN="/sys/fs/bpf/$RUN_ID-$CURRENT-2"
+	PIN_PATHS+=("$PIN")
+	tm_ok load --dev a0
+	bpftool map create "$PIN/other" type array key 4 value 4 entries 1 name other || return 1
+	tm_ok purge
+	[ -e "$PIN/other" ] || fail "purge removed another tool's pin in the pin path"
+	rm -f "$PIN/other"
+}
+
+# Two instances on one device: both count, each sees its own program, and
+# neither's unload or purge touches the other's hook.
+test_second_instance() {
+	lab_pair || return 1
+	local pin_a="/sys/fs/bpf/$RUN_ID-$CURRENT-a" pin_b="/sys/fs/bpf/$RUN_ID-$CURRENT-b"
+	PIN_PATHS+=("$pin_a" "$pin_b")
+	PIN=$pin_a
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	PIN=$pin_b
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	ping_n "$A" 198.18.0.2 2 100 || fail "ping"
+	local ids=""
+	for PIN in "$pin_a" "$pin_b"; do
+		expect_eq "both instances count ($PIN)" "$(counters 198.18.0.2/32)" "256 2 256 2"
+		tm_ok status --json
+		ids+="$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])') "
+	done
+	read -r id_a id_b <<<"$ids"
+	[ "$id_a" != "$id_b" ] || fail "both instances show program $id_a"
+	PIN=$pin_a
+	tm_ok purge
+	PIN=$pin_b
+	tm_ok status
+	expect_contains "B still hooked after A's purge" "$OUT" "ingress yes, egress yes"
+	ping_n "$A" 198.18.0.2 1 100 || fail "ping"
+	expect_eq "B still counts after A's purge" "$(counters 198.18.0.2/32)" "384 3 384 3"
+	tm_ok unload --dev a0
+	tm_ok purge
+}
+
+# ------------------------------------------------ atomicity (SPEC §5)
+
+# rules_file NAME FIRST COUNT: {"rules": [...]}: COUNT /32s from 10.FIRST.x.y.
+rules_file() {
+	python3 -c 'import json,sys; f,n=int(sys.argv[2]),int(sys.argv[3]); json.dump({"rules":["10.%d.%d.%d/32"%(f+i//65536,i//256%256,i%256) for i in range(n)]}, open(sys.argv[1],"w"))' "$1" "$2" "$3"
+}
+
+# same_set FILE_A FILE_B FILE_C: FILE_C's rule set is FILE_A's or FILE_B's.
+same_set() {
+	python3 - "$@" <<'PY'
+import ipaddress, json, sys
+def rules(p):
+    d = json.load(open(p))
+    rows = d["rules"] if isinstance(d, dict) else d
+    return {str(ipaddress.ip_network(r["rule"] if isinstance(r, dict) else r)) for r in rows}
+a, b, c = (rules(p) for p in sys.argv[1:4])
+sys.exit(0 if c in (a, b) else f"a set of {len(c)} rules: {len(c & a)} of the first ({len(a)}), {len(c & b)} of the second ({len(b)})")
+PY
+}
+
+# Readers running beside import --replace see the old set or the new one.
+test_readers_see_whole_sets() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	rules_file "$WORK/s1.json" 0 25000
+	rules_file "$WORK/s2.json" 3 25000
+	tm_ok import --file "$WORK/s1.json"
+	(
+		for i in $(seq 16); do
+			f=$WORK/s1.json
+			((i % 2)) && f=$WORK/s2.json
+			nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" import --replace --file "$f" >/dev/null || exit 1
+		done
+	) &
+	local writer=$!
+	# One reader process: as many reads as possible while the writer runs.
+	python3 - "$writer" "$WORK/s1.json" "$WORK/s2.json" nsenter --net="/run/netns/$NS" "$TM_BIN" \
+		--pin-path "$PIN" >"$WORK/reads" <<'PY'
+import ipaddress, json, os, subprocess, sys
+writer, f1, f2, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+def norm(rows):
+    return frozenset(str(ipaddress.ip_network(r["rule"] if isinstance(r, dict) else r)) for r in rows)
+sets = [norm(json.load(open(f))["rules"]) for f in (f1, f2)]
+good = 0
+def alive():
+    try:
+        os.kill(writer, 0)
+        return True
+    except OSError:
+        return False
+while alive():
+    for sub in (["export"], ["show", "--json"]):
+        seen = norm(json.loads(subprocess.run(cmd + sub, check=True, capture_output=True).stdout)["rules"])
+        if seen not in sets:
+            print(f"mixed after {good} good reads: {len(seen & sets[0])} + {len(seen & sets[1])} of {len(sets[0])}")
+            sys.exit(1)
+        good += 1
+print(good)
+PY
+	local rc=$? n
+	n=$(tail -1 "$WORK/reads")
+	wait "$writer" || fail "the writer failed"
+	((rc == 0)) || fail "a reader saw a mixed rule set: $n"
+	((rc != 0)) && n=0
+	((n >= 3)) || fail "only $n reads overlapped the writer"
+}
+
+# kill_at MS ARGS...: starts traffic_meter ARGS and SIGKILLs it after MS ms
+# (if it is still running).
+kill_at() {
+	local ms=$1
+	shift
+	nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" "$@" >/dev/null 2>&1 &
+	local pid=$!
+	sleep "$(printf '0.%03d' "$ms")"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# SIGKILL at many points of import --replace and of a resize: the state is
+# the old one or the new one, the next command works on it, counting goes on.
+test_sigkill_changes() {
+	lab_pair || return 1
+	tm_ok load --dev a0 --max-rules 40000
+	rules_file "$WORK/s1.json" 0 15000
+	rules_file "$WORK/s2.json" 1 15000
+	python3 -c 'import json; a=json.load(open("'"$WORK/s1.json"'")); a["rules"].append("198.18.0.2/32"); json.dump(a, open("'"$WORK/s1.json"'","w"))'
+	python3 -c 'import json; a=json.load(open("'"$WORK/s2.json"'")); a["rules"].append("198.18.0.2/32"); json.dump(a, open("'"$WORK/s2.json"'","w"))'
+	tm_ok import --file "$WORK/s1.json"
+	ping_n "$A" 198.18.0.2 2 100 || fail "ping"
+	local ms f kills=0 pkts=2
+	for ms in 0 5 10 20 30 45 60 80 100 130 160 200 250 300 400; do
+		f=$WORK/s2.json
+		((kills % 2)) && f=$WORK/s1.json
+		kill_at "$ms" import --replace --file "$f"
+		kills=$((kills + 1))
+		tm_ok export
+		printf '%s\n' "$OUT" >"$WORK/seen.json"
+		same_set "$WORK/s1.json" "$WORK/s2.json" "$WORK/seen.json" ||
+			fail "after SIGKILL at $ms ms of import --replace"
+		tm_ok add --ip-address 198.18.9.9
+		tm_ok del --ip-address 198.18.9.9
+		ping_n "$A" 198.18.0.2 1 100 || fail "ping"
+		pkts=$((pkts + 1))
+		expect_eq "counting after SIGKILL at $ms ms" "$(counters 198.18.0.2/32)" "$((pkts * 128)) $pkts $((pkts * 128)) $pkts"
+	done
+	tm_ok import --replace --file "$WORK/s1.json"
+	local caps=(50000 60000) want
+	for ms in 0 10 25 50 100 150 200 300 450 600; do
+		kill_at "$ms" load --dev a0 --max-rules "${caps[kills % 2]}"
+		kills=$((kills + 1))
+		tm status --json
+		printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d["rules"]["capacity"]; sys.exit(0 if c in (40000, 50000, 60000) and d["rules"]["count"] == 15001 else d["rules"])' ||
+			fail "after SIGKILL at $ms ms of a resize: $OUT"
+		tm_ok export
+		printf '%s\n' "$OUT" >"$WORK/seen.json"
+		same_set "$WORK/s1.json" "$WORK/s1.json" "$WORK/seen.json" || fail "rules after SIGKILL at $ms ms of a resize"
+		tm_ok load --dev a0 # finishes or undoes an interrupted resize
+		tm_ok add --ip-address 198.18.9.9
+		tm_ok del --ip-address 198.18.9.9
+		ping_n "$A" 198.18.0.2 1 100 || fail "ping"
+		pkts=$((pkts + 1))
+		want="$((pkts * 128)) $pkts $((pkts * 128)) $pkts"
+		expect_eq "counting after SIGKILL at $ms ms of a resize" "$(counters 198.18.0.2/32)" "$want"
+	done
+	local left
+	left=$(find "$PIN" -maxdepth 1 -name 'maps*' | wc -l)
+	expect_eq "one maps directory left" "$left" 1
+}
+
+# A purge and a load racing on one pin path: the lock spans each whole, so
+# the state is whole afterwards (gone, or loaded and counting).
+test_purge_races_load() {
+	lab_pair || return 1
+	local i
+	for i in 1 2 3 4 5 6; do
+		nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" load --dev a0 >/dev/null 2>&1 &
+		local l=$!
+		nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" purge >/dev/null 2>&1 &
+		local p=$!
+		wait "$l"
+		wait "$p" || fail "purge failed"
+		if [ -e "$PIN/tm_config" ]; then
+			tm_ok status
+			tm_ok purge
+		fi
+		[ ! -e "$PIN" ] || [ -z "$(ls "$PIN")" ] || fail "leftovers after round $i: $(ls -R "$PIN")"
+	done
+	# Two first loads where bpffs is not mounted yet mount it once.
+	local dir="$WORK/plain" n
+	mkdir -p "$dir"
+	PIN=$dir
+	PIN_PATHS+=("$PIN")
+	MOUNTS+=("$dir")
+	veth "$A" a1 198.18.1.1/24 "$B" b1 198.18.1.2/24 || return 1
+	nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" load --dev a0 >/dev/null 2>&1 &
+	l=$!
+	nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" load --dev a1 >/dev/null 2>&1 &
+	wait "$l" || fail "first load of a0"
+	wait $! || fail "first load of a1"
+	n=$(grep -c " $dir bpf " /proc/mounts)
+	expect_eq "bpffs mounts at $dir" "$n" 1
+	tm_ok purge
+}
+
+# State of one network namespace is refused from another.
+test_other_netns() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	local saved=$NS cmd
+	NS=$B
+	for cmd in show status "unload --all" purge "add --ip-address 198.18.0.9"; do
+		# shellcheck disable=SC2086
+		expect_error 1 "belongs to network namespace $A" $cmd
+	done
+	NS=$saved
+	tm_ok status
+	expect_contains "still attached in its namespace" "$OUT" "ingress yes, egress yes"
+	expect_eq "rules untouched" "$(rule_list)" "198.18.0.2/32"
+	NS=$B
+	tm_ok purge --force
+	NS=$saved
+	[ ! -e "$PIN/tm_config" ] || fail "purge --force left the state"
+}
+
+# ------------------------------------------------------- bounded input
+
+test_unbounded_input() {
+	lab_pair || return 1
+	tm_ok load --dev a0 --max-rules 64
+	expect_error 2 "larger than 64 MiB" import --file /dev/zero
+	expect_error 1 "would need about" load --dev a0 --max-flows 4000000000
+	expect_contains "says what is available" "$ERR" "MiB is available"
+	python3 -c 'import json; json.dump({"rules": ["bad%d" % i for i in range(100)]}, open("'"$WORK/bad.json"'", "w"))'
+	expect_error 2 "100 invalid entries, nothing imported" import --file "$WORK/bad.json"
+	expect_contains "names the first" "$ERR" "entry 1: invalid IP address 'bad0'"
+	expect_contains "and says how many more" "$ERR" "and 95 more"
+	[ "${#ERR}" -lt 600 ] || fail "error line of ${#ERR} characters"
+	tm_ok status
+	expect_contains "capacities unchanged" "$OUT" "rules:       0 of 64"
+}
+
+# ------------------------------------------------------- upgrades
+
+# The previous release's state (ABI 1: rules, counters, its filter on a0)
+# is carried over by the first load of this one.
+test_migrate_from_previous_abi() {
+	lab_pair || return 1
+	[ -n "${TM_PREVIOUS_BIN:-}" ] && [ -x "$TM_PREVIOUS_BIN" ] ||
+		{ fail "TM_PREVIOUS_BIN is not set (scripts/build_previous.sh builds it)"; return 1; }
+	prev() { nsenter --net="/run/netns/$NS" "$TM_PREVIOUS_BIN" --pin-path "$PIN" "$@" >/dev/null || fail "previous release: $*"; }
+	prev load --dev a0
+	prev add --ip-address 198.18.0.2 --ip-address 198.18.0.0/24 --ip-address 2001:db8::/64
+	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
+	tm show
+	expect_contains "this release on ABI 1 state says to load" "$ERR" "run \`traffic_meter load --dev IF\` once"
+	tm_ok load --dev a0
+	expect_contains "load says it migrated" "$OUT" "migrated the state"
+	expect_eq "rules carried over" "$(rule_list)" $'198.18.0.0/24\n198.18.0.2/32\n2001:db8::/64'
+	expect_eq "counters carried over" "$(counters 198.18.0.2/32)" "512 4 512 4"
+	ping_n "$A" 198.18.0.2 1 100 || fail "ping"
+	expect_eq "counting on after the upgrade, once" "$(counters 198.18.0.2/32)" "640 5 640 5"
+	local n
+	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
+	expect_eq "one filter on a0 ingress (the old one replaced)" "$n" 1
+	tm_ok status
+	expect_contains "status after the upgrade" "$OUT" "(ABI 2)"
+	tm_ok purge
+}
+
 # ---------------------------------------------------------------- runner
 
 ALL_TESTS=$(declare -F | awk '{print $3}' | grep '^test_' | sed 's/^test_//')
