@@ -212,7 +212,8 @@ public:
 		// Only the measured entry point.
 		auto &p = skel_->progs;
 		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3,
-					  p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
+					  p.tm_ingress_eth_slow, p.tm_egress_eth_slow, p.tm_ingress_l3_slow,
+					  p.tm_egress_l3_slow, p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
 					  p.tm_ingress_l3_compat, p.tm_egress_l3_compat})
 			bpf_program__set_autoload(prog, false);
 		if (int err = traffic_meter_bpf__load(skel_))

@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Rule resolution (longest prefix match) and per-rule counters. */
+/* Rule resolution (longest prefix match) and per-rule counters. Keys are
+ * built in the per-CPU scratch (struct tm_scratch says why). */
 #ifndef TM_BPF_ACCOUNT_H
 #define TM_BPF_ACCOUNT_H
 
 #include "maps.h"
+#include "parse.h"
 
-static __always_inline struct tm_rule_ref tm_match_rule(__u8 family, const __u8 *addr)
+static __always_inline struct tm_rule_ref tm_match_rule(struct tm_scratch *s, __u8 family,
+							const __u8 *addr)
 {
 	struct tm_rule_ref none = {}, *ref;
-	struct tm_lpm_v4_key k4;
-	struct tm_lpm_v6_key k6;
 
 	if (family == TM_FAMILY_IPV4) {
-		k4.prefixlen = 32;
-		__builtin_memcpy(k4.addr, addr, 4);
-		ref = bpf_map_lookup_elem(&tm_rules_v4, &k4);
+		s->k4.prefixlen = 32;
+		__builtin_memcpy(s->k4.addr, addr, 4);
+		ref = bpf_map_lookup_elem(&tm_rules_v4, &s->k4);
 	} else {
-		k6.prefixlen = 128;
-		__builtin_memcpy(k6.addr, addr, 16);
-		ref = bpf_map_lookup_elem(&tm_rules_v6, &k6);
+		s->k6.prefixlen = 128;
+		__builtin_memcpy(s->k6.addr, addr, 16);
+		ref = bpf_map_lookup_elem(&tm_rules_v6, &s->k6);
 	}
 	return ref ? *ref : none;
 }
@@ -30,15 +31,16 @@ static __always_inline struct tm_rule_ref tm_match_rule(__u8 family, const __u8 
  * offset into a register, and without CAP_PERFMON the verifier refuses an
  * instruction that adds different offsets to a pointer on different paths.
  */
-static __always_inline int tm_add(const struct tm_rule_ref *ref, int up, __u32 packets, __u32 bytes)
+static __always_inline int tm_add(struct tm_scratch *s, const struct tm_rule_ref *ref, int up,
+				  __u32 packets, __u32 bytes)
 {
 	struct tm_counters *c;
-	__u32 slot = ref->slot;
 	__u64 up_mask = -(__u64)(up != 0);
 
 	if (!ref->serial)
 		return 0;
-	c = bpf_map_lookup_elem(&tm_counters, &slot);
+	s->u32key = ref->slot;
+	c = bpf_map_lookup_elem(&tm_counters, &s->u32key);
 	if (!c || c->serial != ref->serial)
 		return 0;
 	c->up_packets += packets & up_mask;
@@ -50,13 +52,14 @@ static __always_inline int tm_add(const struct tm_rule_ref *ref, int up, __u32 p
 
 /* A packet adds once to its source's rule and once to its destination's,
  * and only once when both are the same rule. */
-static __always_inline int tm_add_pair(const struct tm_rule_ref *src, const struct tm_rule_ref *dst,
-				       int up, __u32 packets, __u32 bytes)
+static __always_inline int tm_add_pair(struct tm_scratch *s, const struct tm_rule_ref *src,
+				       const struct tm_rule_ref *dst, int up, __u32 packets,
+				       __u32 bytes)
 {
-	int added = tm_add(src, up, packets, bytes);
+	int added = tm_add(s, src, up, packets, bytes);
 
 	if (dst->slot != src->slot || dst->serial != src->serial)
-		added |= tm_add(dst, up, packets, bytes);
+		added |= tm_add(s, dst, up, packets, bytes);
 	return added;
 }
 

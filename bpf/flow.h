@@ -58,11 +58,11 @@ static __always_inline int tm_syn_originator(__u8 tcp_flags, __u8 sender)
 	return (tcp_flags & TM_TCP_ACK) ? !sender : sender;
 }
 
-static __always_inline void tm_resolve(struct tm_flow_value *fv, const struct tm_flow_key *k,
-				       __u32 rules_gen)
+static __always_inline void tm_resolve(struct tm_scratch *s, struct tm_flow_value *fv,
+				       const struct tm_flow_key *k, __u32 rules_gen)
 {
-	fv->rule[0] = tm_match_rule(k->family, k->addr[0]);
-	fv->rule[1] = tm_match_rule(k->family, k->addr[1]);
+	fv->rule[0] = tm_match_rule(s, k->family, k->addr[0]);
+	fv->rule[1] = tm_match_rule(s, k->family, k->addr[1]);
 	fv->rules_gen = rules_gen;
 }
 
@@ -75,16 +75,17 @@ static __always_inline struct tm_flow_value *tm_find_flow(const struct tm_flow_k
 }
 
 /*
- * The flow of a packet, created or moved as needed, with its rules resolved
- * at rules_gen. A flow is born in tm_flows_new and moves to tm_flows with
- * the first packet its originator did not send. `fresh` is the caller's
- * stack copy, used when the entry cannot stay in (or get into) a table.
+ * The flow of the packet whose key is s->fkey, created or moved as needed,
+ * with its rules resolved at rules_gen. A flow is born in tm_flows_new and
+ * moves to tm_flows with the first packet its originator did not send.
+ * s->fval is the copy used when the entry cannot stay in (or get into) a
+ * table.
  */
-static __always_inline struct tm_flow_value *tm_flow_of(const struct tm_flow_key *k, __u8 sender,
-							int syn, __u32 rules_gen,
-							struct tm_flow_value *fresh,
-							struct tm_stats *stats)
+static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __u8 sender, int syn,
+							__u32 rules_gen, struct tm_stats *stats)
 {
+	const struct tm_flow_key *k = &s->fkey;
+	struct tm_flow_value *fresh = &s->fval;
 	struct tm_flow_value *fv = bpf_map_lookup_elem(&tm_flows, k);
 
 	if (fv) {
@@ -101,14 +102,14 @@ static __always_inline struct tm_flow_value *tm_flow_of(const struct tm_flow_key
 		/* The first answer: a two-way flow now, out of one-way churn's reach. */
 		__builtin_memcpy(fresh, fv, sizeof(*fresh));
 		if (fresh->rules_gen != rules_gen)
-			tm_resolve(fresh, k, rules_gen);
+			tm_resolve(s, fresh, k, rules_gen);
 		if (bpf_map_update_elem(&tm_flows, k, fresh, BPF_ANY) == 0)
 			bpf_map_delete_elem(&tm_flows_new, k);
 		return fresh;
 	}
 	__builtin_memset(fresh, 0, sizeof(*fresh));
 	fresh->originator = syn >= 0 ? syn : sender;
-	tm_resolve(fresh, k, rules_gen);
+	tm_resolve(s, fresh, k, rules_gen);
 	if (bpf_map_update_elem(&tm_flows_new, k, fresh, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&tm_flows_new, k)) /* not another CPU's insert */
 		stats->flow_insert_failed++;
@@ -116,40 +117,40 @@ static __always_inline struct tm_flow_value *tm_flow_of(const struct tm_flow_key
 }
 
 /* Counts a packet in its flow's direction; returns 1 if a rule was added to. */
-static __always_inline int tm_count_flow(const struct tm_packet *p, __u32 rules_gen,
+static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
 					 struct tm_stats *stats)
 {
-	struct tm_flow_key key;
-	struct tm_flow_value fresh, *fv;
-	__u8 sender = tm_flow_key_of(&p->t, p->family, &key);
+	const struct tm_packet *p = &s->p;
+	struct tm_flow_value *fv;
+	__u8 sender = tm_flow_key_of(&p->t, p->family, &s->fkey);
 
-	fv = tm_flow_of(&key, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, &fresh,
-			stats);
+	fv = tm_flow_of(s, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, stats);
 	if (fv->rules_gen != rules_gen)
-		tm_resolve(fv, &key, rules_gen);
+		tm_resolve(s, fv, &s->fkey, rules_gen);
 	if (sender)
-		return tm_add_pair(&fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
+		return tm_add_pair(s, &fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
 				   p->bytes);
-	return tm_add_pair(&fv->rule[0], &fv->rule[1], fv->originator == 0, p->packets, p->bytes);
+	return tm_add_pair(s, &fv->rule[0], &fv->rule[1], fv->originator == 0, p->packets,
+			   p->bytes);
 }
 
 /* ICMP errors count in the flow they quote, towards the quoted packet's
  * sender; their rules are those of their own addresses (a router that sends
  * "time exceeded" is no endpoint of the flow), so nothing is cached. */
-static __always_inline int tm_count_icmp_error(const struct tm_packet *p)
+static __always_inline int tm_count_icmp_error(struct tm_scratch *s)
 {
-	struct tm_flow_key key;
+	const struct tm_packet *p = &s->p;
 	struct tm_flow_value *fv;
-	struct tm_rule_ref src, dst;
-	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &key);
+	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey);
 	__u8 originator;
 
-	fv = tm_find_flow(&key);
+	fv = tm_find_flow(&s->fkey);
 	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
 	originator = fv ? fv->originator : quoted_sender;
-	src = tm_match_rule(p->family, p->t.saddr);
-	dst = tm_match_rule(p->family, p->t.daddr);
-	return tm_add_pair(&src, &dst, quoted_sender != originator, p->packets, p->bytes);
+	s->ref[0] = tm_match_rule(s, p->family, p->t.saddr);
+	s->ref[1] = tm_match_rule(s, p->family, p->t.daddr);
+	return tm_add_pair(s, &s->ref[0], &s->ref[1], quoted_sender != originator, p->packets,
+			   p->bytes);
 }
 
 static __always_inline void tm_frag_key_of(const struct tm_packet *p, struct tm_frag_key *k)
@@ -165,25 +166,25 @@ static __always_inline void tm_frag_key_of(const struct tm_packet *p, struct tm_
 }
 
 /* First fragments teach the table their ports; later ones borrow them. */
-static __always_inline void tm_track_fragment(struct tm_packet *p)
+static __always_inline void tm_track_fragment(struct tm_scratch *s)
 {
-	struct tm_frag_key fk;
-	struct tm_frag_value fv, *known;
+	struct tm_packet *p = &s->p;
+	struct tm_frag_value *known;
 
 	if (p->frag == TM_FRAG_NONE)
 		return;
-	tm_frag_key_of(p, &fk);
+	tm_frag_key_of(p, &s->frag_key);
 	if (p->frag == TM_FRAG_FIRST) {
 		if (!p->has_ports)
 			return;
-		__builtin_memset(&fv, 0, sizeof(fv));
-		fv.sport = p->t.sport;
-		fv.dport = p->t.dport;
-		fv.proto = p->t.proto;
-		bpf_map_update_elem(&tm_frags, &fk, &fv, BPF_ANY);
+		__builtin_memset(&s->frag_val, 0, sizeof(s->frag_val));
+		s->frag_val.sport = p->t.sport;
+		s->frag_val.dport = p->t.dport;
+		s->frag_val.proto = p->t.proto;
+		bpf_map_update_elem(&tm_frags, &s->frag_key, &s->frag_val, BPF_ANY);
 		return;
 	}
-	known = bpf_map_lookup_elem(&tm_frags, &fk);
+	known = bpf_map_lookup_elem(&tm_frags, &s->frag_key);
 	if (!known)
 		return;
 	p->t.sport = known->sport;

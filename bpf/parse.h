@@ -388,6 +388,18 @@ struct tm_scratch {
 	__u16 ethertype;
 	__u8 l4_ok;
 	__u8 status;
+	/* Map keys and values the flow and counter code builds. Not on the
+	 * stack: kernels before 6.x refuse, without CAP_PERFMON, a narrow
+	 * store into a stack slot that held an 8-byte spill on some path, and
+	 * the compiler's slot reuse cannot be steered. */
+	struct tm_flow_key fkey;
+	struct tm_flow_value fval;
+	struct tm_frag_key frag_key;
+	struct tm_frag_value frag_val;
+	struct tm_lpm_v6_key k6;
+	struct tm_lpm_v4_key k4;
+	struct tm_rule_ref ref[2];
+	__u32 u32key;
 };
 
 _Static_assert(sizeof(struct tm_scratch) <= TM_SCRATCH_BYTES, "tm_percpu.scratch too small");

@@ -6,9 +6,14 @@
  * next program or classifier runs and the packet goes on unchanged.
  *
  * Entry points, chosen at attach time so the packet path has no branch for
- * them: {ingress, egress} x {Ethernet, no link-layer header}, each in two
- * builds: one that reads __sk_buff.gso_size (Linux 5.7 and later) and a
- * _compat one for older kernels, whose verifier refuses that field.
+ * them: {ingress, egress} x {Ethernet, no link-layer header}, each in three
+ * builds, of which `load` takes the one this kernel's verifier accepts with
+ * the caller's privileges (src/bpf/kernel_features.cpp finds out by trying):
+ *   tm_*          direct packet access for the common packets (the fast
+ *                 path), __sk_buff.gso_size (Linux 5.7);
+ *   tm_*_slow     every header through bpf_skb_load_bytes: kernels that
+ *                 compare no packet pointers without CAP_PERFMON (5.10);
+ *   tm_*_compat   that, and no gso_size (before 5.7).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -32,19 +37,19 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * counted at an attached ingress (forwarding runs on the receiving CPU, in
  * one go, from the ingress hook to the egress hook).
  */
-static __always_inline __u32 tm_ingress_role(struct __sk_buff *skb)
+static __always_inline __u32 tm_ingress_role(struct __sk_buff *skb, struct tm_scratch *s)
 {
-	__u32 ifindex = skb->ingress_ifindex;
 	struct tm_iface *iface;
 
-	if (!ifindex)
+	s->u32key = skb->ingress_ifindex;
+	if (!s->u32key)
 		return 0; /* generated here */
-	iface = bpf_map_lookup_elem(&tm_ifaces, &ifindex);
+	iface = bpf_map_lookup_elem(&tm_ifaces, &s->u32key);
 	return iface ? iface->role : 0;
 }
 
 static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device, const int egress,
-				     const int has_gso_size)
+				     const int has_gso_size, const int fast)
 {
 	struct tm_percpu *cpu;
 	struct tm_scratch *s;
@@ -64,7 +69,7 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	stats->bytes += skb->len;
 
 	if (egress) {
-		role = tm_ingress_role(skb);
+		role = tm_ingress_role(skb, s);
 		if (role == TM_ROLE_ATTACHED || role == TM_ROLE_UPPER) {
 			stats->egress_skipped++;
 			return TC_ACT_UNSPEC;
@@ -72,12 +77,13 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	}
 
 	__builtin_memset(p, 0, sizeof(*p));
-	if (tm_parse_fast(skb, l3_device ? 0 : ETH_HLEN, has_gso_size, p)) {
+	if (fast && tm_parse_fast(skb, l3_device ? 0 : ETH_HLEN, has_gso_size, p)) {
 		s->status = TM_PARSED;
 	} else {
 		/* Headers a driver left in page fragments: the linear part is
 		 * shorter than 64 bytes of a longer packet. */
-		if (skb->len >= 64 && (void *)(long)skb->data + 64 > (void *)(long)skb->data_end)
+		if (fast && skb->len >= 64 &&
+		    (void *)(long)skb->data + 64 > (void *)(long)skb->data_end)
 			stats->paged++;
 		s->status = tm_parse_slow(skb, l3_device, has_gso_size, s);
 	}
@@ -106,11 +112,11 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		stats->gso_from_size++;
 
 	if (p->icmp_error) {
-		counted = tm_count_icmp_error(p);
+		counted = tm_count_icmp_error(s);
 	} else {
 		cfg = bpf_map_lookup_elem(&tm_config, &zero);
-		tm_track_fragment(p);
-		counted = tm_count_flow(p, cfg ? cfg->rules_gen : 0, stats);
+		tm_track_fragment(s);
+		counted = tm_count_flow(s, cfg ? cfg->rules_gen : 0, stats);
 	}
 	/* Not an if/else: see tm_add(). */
 	stats->counted += counted != 0;
@@ -118,18 +124,22 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	return TC_ACT_UNSPEC;
 }
 
-#define TM_ENTRY(name, l3, egress, gso_size)                                                       \
+#define TM_ENTRY(name, l3, egress, gso_size, fast)                                                 \
 	SEC("tc")                                                                                  \
 	int name(struct __sk_buff *skb)                                                            \
 	{                                                                                          \
-		return tm_handle(skb, l3, egress, gso_size);                                       \
+		return tm_handle(skb, l3, egress, gso_size, fast);                                 \
 	}
 
-TM_ENTRY(tm_ingress_eth, 0, 0, 1)
-TM_ENTRY(tm_egress_eth, 0, 1, 1)
-TM_ENTRY(tm_ingress_l3, 1, 0, 1)
-TM_ENTRY(tm_egress_l3, 1, 1, 1)
-TM_ENTRY(tm_ingress_eth_compat, 0, 0, 0)
-TM_ENTRY(tm_egress_eth_compat, 0, 1, 0)
-TM_ENTRY(tm_ingress_l3_compat, 1, 0, 0)
-TM_ENTRY(tm_egress_l3_compat, 1, 1, 0)
+TM_ENTRY(tm_ingress_eth, 0, 0, 1, 1)
+TM_ENTRY(tm_egress_eth, 0, 1, 1, 1)
+TM_ENTRY(tm_ingress_l3, 1, 0, 1, 1)
+TM_ENTRY(tm_egress_l3, 1, 1, 1, 1)
+TM_ENTRY(tm_ingress_eth_slow, 0, 0, 1, 0)
+TM_ENTRY(tm_egress_eth_slow, 0, 1, 1, 0)
+TM_ENTRY(tm_ingress_l3_slow, 1, 0, 1, 0)
+TM_ENTRY(tm_egress_l3_slow, 1, 1, 1, 0)
+TM_ENTRY(tm_ingress_eth_compat, 0, 0, 0, 0)
+TM_ENTRY(tm_egress_eth_compat, 0, 1, 0, 0)
+TM_ENTRY(tm_ingress_l3_compat, 1, 0, 0, 0)
+TM_ENTRY(tm_egress_l3_compat, 1, 1, 0, 0)

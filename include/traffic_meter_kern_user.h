@@ -205,7 +205,7 @@ struct tm_stats {
 	__u64 gso_from_size;	  /* aggregates whose segments were counted from gso_size */
 };
 
-#define TM_SCRATCH_BYTES 256
+#define TM_SCRATCH_BYTES 512
 
 struct tm_percpu {
 	struct tm_stats stats;

@@ -6,7 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(g++ clang llvm libbpf-dev meson ninja-build pkg-config libcli11-dev nlohmann-json3-dev
 	libfmt-dev libgtest-dev libgmock-dev libmnl-dev libcpp-httplib-dev iproute2 nftables iptables
-	ethtool iperf3 socat python3 python3-scapy jq tcpdump util-linux procps iputils-ping)
+	ethtool iperf3 socat python3 python3-scapy jq tcpdump util-linux procps iputils-ping
+	qemu-system-x86 busybox-static cpio debian-archive-keyring)
 
 install_deps() {
 	local missing=() p

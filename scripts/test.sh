@@ -24,7 +24,7 @@ if ! meson setup "$build" >/dev/null || ! ninja -C "$build"; then
 fi
 # The previous release, whose state the upgrade test carries over (built
 # from this clone's history; a failure shows in that test).
-TM_PREVIOUS_BIN=$(scripts/build_previous.sh "$build/previous") || TM_PREVIOUS_BIN=
+TM_PREVIOUS_BIN=$(scripts/build_previous.sh "$root/$build/previous") || TM_PREVIOUS_BIN=
 export TM_PREVIOUS_BIN
 
 passed=0 failed=0
@@ -96,6 +96,22 @@ while read -r word name rest; do
 		;;
 	esac
 done <"$e2e_out"
+
+# Older kernels under qemu (tests/kernels).
+k_out=$(mktemp)
+set +e
+bash tests/kernels/run.sh "$root/$build/traffic_meter" </dev/null | tee "$k_out"
+set -e
+while read -r word name rest; do
+	case $word in
+	PASS) passed=$((passed + 1)) ;;
+	FAIL)
+		failed=$((failed + 1))
+		not_passed+=("fail: $name")
+		;;
+	esac
+done <"$k_out"
+rm -f "$k_out"
 
 echo
 for n in "${not_passed[@]}"; do

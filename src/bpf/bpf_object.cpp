@@ -136,13 +136,11 @@ void BpfObject::set_capacities(const Capacities &c)
 void BpfObject::load(bool verbose)
 {
 	LibbpfLogCapture log;
-	auto &p = skel_->progs;
-	compat_ = !kernel_has_gso_size();
-	for (bpf_program *prog : {p.tm_ingress_eth, p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3})
-		bpf_program__set_autoload(prog, !compat_);
-	for (bpf_program *prog : {p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
-				  p.tm_ingress_l3_compat, p.tm_egress_l3_compat})
-		bpf_program__set_autoload(prog, compat_);
+	build_ = entry_build_for_this_kernel();
+	for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
+		for (bool egress : {false, true})
+			for (bool l3 : {false, true})
+				bpf_program__set_autoload(entry(b, egress, l3), b == build_);
 
 	int err = traffic_meter_bpf__load(skel_.get());
 	if (!err)
@@ -150,7 +148,7 @@ void BpfObject::load(bool verbose)
 	if (verbose)
 		fail_runtime(fmt::format("the kernel rejected the BPF program ({}); verifier log "
 					 "ends:\n{}",
-					 std::strerror(-err), log.tail(20)));
+					 std::strerror(-err), log.verifier_tail(25)));
 	// Privileges were checked up front: EACCES and E2BIG here come from the
 	// verifier, not from a permission or a full table.
 	if (err == -E2BIG)
@@ -166,15 +164,26 @@ void BpfObject::load(bool verbose)
 	fail_runtime(explain_errno("the kernel rejected the BPF program", err));
 }
 
-int BpfObject::prog_fd(bool egress, bool l3_device) const
+bpf_program *BpfObject::entry(EntryBuild build, bool egress, bool l3) const
 {
 	auto &p = skel_->progs;
-	bpf_program *prog =
-		compat_ ? (l3_device ? (egress ? p.tm_egress_l3_compat : p.tm_ingress_l3_compat)
-				     : (egress ? p.tm_egress_eth_compat : p.tm_ingress_eth_compat))
-			: (l3_device ? (egress ? p.tm_egress_l3 : p.tm_ingress_l3)
-				     : (egress ? p.tm_egress_eth : p.tm_ingress_eth));
-	return bpf_program__fd(prog);
+	switch (build) {
+	case EntryBuild::kFast:
+		return l3 ? (egress ? p.tm_egress_l3 : p.tm_ingress_l3)
+			  : (egress ? p.tm_egress_eth : p.tm_ingress_eth);
+	case EntryBuild::kSlow:
+		return l3 ? (egress ? p.tm_egress_l3_slow : p.tm_ingress_l3_slow)
+			  : (egress ? p.tm_egress_eth_slow : p.tm_ingress_eth_slow);
+	case EntryBuild::kCompat:
+		break;
+	}
+	return l3 ? (egress ? p.tm_egress_l3_compat : p.tm_ingress_l3_compat)
+		  : (egress ? p.tm_egress_eth_compat : p.tm_ingress_eth_compat);
+}
+
+int BpfObject::prog_fd(bool egress, bool l3_device) const
+{
+	return bpf_program__fd(entry(build_, egress, l3_device));
 }
 
 MapSet BpfObject::maps() const { return map_set_of(skel_.get()); }

@@ -10,9 +10,11 @@
 #include <string_view>
 #include <vector>
 
+#include "bpf/kernel_features.h"
 #include "bpf/map_set.h"
 
 struct traffic_meter_bpf;
+struct bpf_program;
 
 namespace tmeter {
 
@@ -67,8 +69,10 @@ private:
 
 	std::optional<std::filesystem::path> file_;
 	std::vector<char> file_bytes_; // must outlive the skeleton that points at it
+	bpf_program *entry(EntryBuild build, bool egress, bool l3_device) const;
+
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
-	bool compat_ = false; // entry points for kernels without __sk_buff.gso_size
+	EntryBuild build_ = EntryBuild::kFast;
 };
 
 } // namespace tmeter

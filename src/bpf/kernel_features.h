@@ -9,4 +9,13 @@ namespace tmeter {
 // Loads a two-instruction program; needs what loading ours needs.
 bool kernel_has_gso_size();
 
+// The verifier lets this process compare packet pointers (direct packet
+// access). Without CAP_PERFMON, kernels before 5.11 do not: then every
+// header is read through bpf_skb_load_bytes.
+bool kernel_allows_packet_access();
+
+// Which build of the entry points to load (bpf/traffic_meter.bpf.c).
+enum class EntryBuild { kFast, kSlow, kCompat };
+EntryBuild entry_build_for_this_kernel();
+
 } // namespace tmeter

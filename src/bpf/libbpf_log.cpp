@@ -4,6 +4,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <string>
 
 namespace tmeter {
 namespace {
@@ -16,10 +17,17 @@ int capture(enum libbpf_print_level, const char *format, va_list args)
 {
 	if (!active_text)
 		return 0;
-	char buf[4096];
-	int n = vsnprintf(buf, sizeof(buf), format, args);
-	if (n > 0)
-		active_text->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
+	// The verifier log comes as one message of up to megabytes: its end,
+	// where the reason is, must not be cut off.
+	va_list copy;
+	va_copy(copy, args);
+	int n = vsnprintf(nullptr, 0, format, copy);
+	va_end(copy);
+	if (n <= 0)
+		return n;
+	std::string buf(static_cast<size_t>(n) + 1, '\0');
+	vsnprintf(buf.data(), buf.size(), format, args);
+	active_text->append(buf.data(), static_cast<size_t>(n));
 	return n;
 }
 
@@ -40,16 +48,31 @@ LibbpfLogCapture::~LibbpfLogCapture()
 	}
 }
 
+namespace {
+
+std::string last_lines(const std::string &text, size_t end, size_t lines)
+{
+	size_t pos = end;
+	while (pos > 0 && text[pos - 1] == '\n')
+		--pos;
+	end = pos;
+	for (size_t n = 0; pos > 0 && n < lines; --pos)
+		if (text[pos - 1] == '\n' && ++n == lines)
+			break;
+	return text.substr(pos, end - pos);
+}
+
+} // namespace
+
+std::string LibbpfLogCapture::verifier_tail(size_t lines) const
+{
+	const size_t end = text_.rfind("-- END PROG LOAD LOG --");
+	return end == std::string::npos ? tail(lines) : last_lines(text_, end, lines);
+}
+
 std::string LibbpfLogCapture::tail(size_t lines) const
 {
-	size_t pos = text_.size();
-	while (pos > 0 && text_[pos - 1] == '\n')
-		--pos;
-	size_t end = pos;
-	for (size_t n = 0; pos > 0 && n < lines; --pos)
-		if (text_[pos - 1] == '\n' && ++n == lines)
-			break;
-	return text_.substr(pos, end - pos);
+	return last_lines(text_, text_.size(), lines);
 }
 
 } // namespace tmeter

@@ -17,6 +17,9 @@ public:
 	const std::string &text() const { return text_; }
 	// The last `lines` lines, for an error message.
 	std::string tail(size_t lines) const;
+	// The last `lines` lines of the (last) verifier log in it, where the
+	// reason is, without libbpf's own lines after it; tail() if none.
+	std::string verifier_tail(size_t lines) const;
 
 private:
 	std::string text_;

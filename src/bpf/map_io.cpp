@@ -13,7 +13,11 @@ namespace {
 
 constexpr uint32_t kChunk = 16384;
 
-bool batch_unsupported(int err) { return err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP; }
+// 524: the kernel's internal ENOTSUPP, which some kernels (5.10) let out.
+bool batch_unsupported(int err)
+{
+	return err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == 524;
+}
 
 } // namespace
 

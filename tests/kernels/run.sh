@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The data plane on older kernels: boots Debian's 5.10 (bullseye) and 6.1
+# (bookworm) kernels under qemu (TCG: nested KVM can hang) with an initramfs
+# that holds the built traffic_meter, iproute2, setpriv and busybox, and in
+# there loads the object with the CLI on a veth, counts a ping, and checks
+# the fallback from TCX to tc filters (no TCX before 6.6) and least
+# privilege (CAP_BPF and CAP_NET_ADMIN only).
+#   tests/kernels/run.sh TRAFFIC_METER [KERNEL...]    (default: 5.10 6.1)
+# Prints "PASS kernel-VERSION (secs)" or "FAIL ..." per kernel, then
+# "kernels: N passed, N failed". The kernel packages come from Debian's
+# mirror through private apt lists (the system's sources are untouched) and
+# are kept in $TM_KERNEL_CACHE (default /var/cache/traffic_meter-tests).
+set -uo pipefail
+
+tm=$(realpath "${1:?usage: $0 TRAFFIC_METER [KERNEL...]}")
+shift
+kernels=("$@")
+((${#kernels[@]})) || kernels=(5.10 6.1)
+cache=${TM_KERNEL_CACHE:-/var/cache/traffic_meter-tests}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/tm-kernels.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$cache"
+
+suite_of() { case $1 in 5.10) echo bullseye ;; 6.1) echo bookworm ;; *) return 1 ;; esac; }
+
+apt_opts=(-o "Dir::Etc::SourceList=$cache/apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+	-o "Dir::State::Lists=$cache/apt/lists" -o "Dir::Cache=$cache/apt/cache"
+	-o Dir::State::Status=/var/lib/dpkg/status -o APT::Sandbox::User=root)
+
+# fetch_kernel VERSION: unpacks Debian's linux-image of that series into
+# $cache/VERSION (vmlinuz and modules), once.
+fetch_kernel() {
+	local v=$1 dir=$cache/$1 suite pkg
+	[[ -e $dir/done ]] && return 0
+	suite=$(suite_of "$v") || return 1
+	mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial"
+	cat >"$cache/apt/sources.list" <<-SRC
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+	SRC
+	apt-get "${apt_opts[@]}" update -qq >/dev/null || return 1
+	pkg=$(apt-cache "${apt_opts[@]}" show "linux-image-amd64" 2>/dev/null |
+		awk -v s="$v" '/^Depends:/ && $2 ~ "linux-image-"s"\\." {print $2; exit}')
+	[[ -n $pkg ]] || { echo "no linux-image-amd64 of $v on the mirror" >&2; return 1; }
+	rm -rf "$dir" && mkdir -p "$dir"
+	(cd "$dir" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1) || return 1
+	dpkg-deb -x "$dir"/*.deb "$dir/root" && rm -f "$dir"/*.deb
+	touch "$dir/done"
+}
+
+# copy_with_libs ROOT BINARY...: binaries and the shared libraries they need.
+copy_with_libs() {
+	local root=$1 b lib
+	shift
+	for b in "$@"; do
+		mkdir -p "$root$(dirname "$b")"
+		cp -L "$b" "$root$b"
+		for lib in $(ldd "$b" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}'); do
+			mkdir -p "$root$(dirname "$lib")"
+			cp -Ln "$lib" "$root$lib" 2>/dev/null || true
+		done
+	done
+}
+
+build_initramfs() {
+	local v=$1 root=$work/root-$1 kroot=$cache/$1/root kver mod
+	kver=$(ls "$kroot/lib/modules")
+	mkdir -p "$root"/{bin,sbin,proc,sys,dev,run,tmp,modules,etc}
+	cp /bin/busybox "$root/bin/busybox"
+	for t in sh mount mkdir insmod ping poweroff cat echo grep sleep ulimit; do
+		ln -sf busybox "$root/bin/$t"
+	done
+	copy_with_libs "$root" "$tm" /usr/bin/ip /usr/bin/setpriv
+	for mod in drivers/net/veth net/sched/sch_ingress net/sched/cls_bpf; do
+		cp "$kroot/lib/modules/$kver/kernel/$mod.ko" "$root/modules/"
+	done
+	cp "$here/vm_init.sh" "$root/init"
+	chmod +x "$root/init"
+	echo "$tm" >"$root/etc/tm_path"
+	(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd-$v.gz"
+	cp "$cache/$v/root/boot/vmlinuz-$kver" "$work/vmlinuz-$v"
+}
+
+passed=0 failed=0
+for v in "${kernels[@]}"; do
+	start=$SECONDS
+	if ! fetch_kernel "$v" || ! build_initramfs "$v"; then
+		echo "FAIL kernel-$v (could not get or pack the kernel)"
+		failed=$((failed + 1))
+		continue
+	fi
+	log=$work/console-$v.log
+	timeout --kill-after=5 240 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+		-kernel "$work/vmlinuz-$v" -initrd "$work/initrd-$v.gz" \
+		-append "console=ttyS0 panic=-1 quiet TM=$tm" </dev/null >"$log" 2>&1
+	if grep -q "^TMK DONE" "$log" && ! grep -q "^TMK FAIL" "$log"; then
+		echo "PASS kernel-$v ($((SECONDS - start))s): $(grep -c '^TMK PASS' "$log") checks, $(grep -o 'TMK KERNEL .*' "$log" | head -1 | cut -d' ' -f3-)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL kernel-$v ($((SECONDS - start))s)"
+		grep -E "^TMK|traffic_meter:" "$log" | sed 's/^/    | /' | tail -n 80
+		grep -q "^TMK" "$log" || tail -n 30 "$log" | sed 's/^/    | /'
+		failed=$((failed + 1))
+	fi
+done
+echo "kernels: $passed passed, $failed failed"
+((passed > 0 && failed == 0))

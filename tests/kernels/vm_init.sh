@@ -1,0 +1,80 @@
+#!/bin/sh
+# /init of the test VM (tests/kernels/run.sh): one veth pair, the peer end
+# in a namespace, traffic_meter loaded with CAP_BPF and CAP_NET_ADMIN only.
+# Every check prints "TMK PASS name" or "TMK FAIL name: why"; "TMK DONE"
+# last, then the VM powers off.
+# busybox runs its own applets before PATH: iproute2 and util-linux by path.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmpfs /run
+mkdir -p /sys/fs/bpf /run/netns
+mount -t bpf bpf /sys/fs/bpf
+TM=$(cat /etc/tm_path)
+PIN=/sys/fs/bpf/tm
+echo "TMK KERNEL $(cat /proc/sys/kernel/osrelease)"
+
+check() { # NAME COMMAND...: runs it, PASS if it exits 0
+	name=$1
+	shift
+	if out=$("$@" 2>&1); then
+		echo "TMK PASS $name"
+	else
+		echo "TMK FAIL $name: $(echo "$out" | tail -n 3)"
+	fi
+}
+lp() { # traffic_meter with CAP_BPF and CAP_NET_ADMIN only
+	/usr/bin/setpriv --inh-caps=-all,+bpf,+net_admin --ambient-caps=-all,+bpf,+net_admin \
+		--bounding-set=-all,+bpf,+net_admin "$TM" --pin-path "$PIN" "$@"
+}
+
+for m in /modules/*.ko; do insmod "$m"; done
+/usr/bin/ip link set lo up
+/usr/bin/ip link add v0 type veth peer name v1
+/usr/bin/ip netns add peer
+/usr/bin/ip link set v1 netns peer
+/usr/bin/ip addr add 198.18.0.1/24 dev v0
+/usr/bin/ip link set v0 up
+/usr/bin/ip -n peer addr add 198.18.0.2/24 dev v1
+/usr/bin/ip -n peer link set lo up
+/usr/bin/ip -n peer link set v1 up
+
+# Kernels before 5.11 charge maps to RLIMIT_MEMLOCK (64 KiB by default
+# before 5.16): without CAP_SYS_RESOURCE the limit must be raised for the
+# service (systemd: LimitMEMLOCK=infinity), or the refusal says so.
+major=$(cut -d. -f1 /proc/sys/kernel/osrelease)
+minor=$(cut -d. -f2 /proc/sys/kernel/osrelease)
+if [ "$major" -eq 5 ] && [ "$minor" -lt 11 ]; then
+	out=$(sh -c "ulimit -l 64; /usr/bin/setpriv --inh-caps=-all,+bpf,+net_admin --ambient-caps=-all,+bpf,+net_admin --bounding-set=-all,+bpf,+net_admin $TM --pin-path $PIN load --dev v0" 2>&1)
+	case $out in
+	*RLIMIT_MEMLOCK*) echo "TMK PASS memlock-refusal-explained" ;;
+	*) echo "TMK FAIL memlock-refusal-explained: $out" ;;
+	esac
+	check purge-after-refusal "$TM" --pin-path "$PIN" purge
+fi
+ulimit -l unlimited
+
+check load-least-privilege lp load --dev v0
+if ! lp status >/dev/null 2>&1; then # the verifier's reasons, for the log
+	lp -v load --dev v0 2>&1 | tail -n 40 | sed 's/^/TMK LOG /'
+fi
+out=$(lp status 2>&1)
+case $out in
+*"tc clsact (netlink)"*) echo "TMK PASS falls-back-to-tc-filters" ;;
+*tcx*) echo "TMK PASS attaches-with-tcx" ;;
+*) echo "TMK FAIL attach-mode: $out" ;;
+esac
+check add lp add --ip-address 198.18.0.2 --ip-address 198.18.0.0/24
+check ping ping -c 3 -s 100 -W 2 198.18.0.2
+got=$(lp show --csv | grep '^198.18.0.2/32' | cut -d, -f3-)
+if [ "$got" = "384,3,384,3" ]; then echo "TMK PASS counts-a-ping"; else echo "TMK FAIL counts-a-ping: $got"; fi
+check status lp status
+check reload-in-place lp load --dev v0
+check ping-again ping -c 1 -s 100 -W 2 198.18.0.2
+got=$(lp show --csv | grep '^198.18.0.2/32' | cut -d, -f3-)
+if [ "$got" = "512,4,512,4" ]; then echo "TMK PASS counts-after-reload"; else echo "TMK FAIL counts-after-reload: $got"; fi
+check unload lp unload --dev v0
+check purge lp purge
+echo "TMK DONE"
+poweroff -f
