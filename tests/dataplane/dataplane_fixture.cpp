@@ -122,9 +122,17 @@ Dataplane::~Dataplane() = default;
 
 int Dataplane::run(const PacketEvent &ev)
 {
-	const bpf_program *prog = ev.hook == Hook::kIngress
-					  ? (ev.l3 ? skel_->progs.tm_ingress_l3 : skel_->progs.tm_ingress_eth)
-					  : (ev.l3 ? skel_->progs.tm_egress_l3 : skel_->progs.tm_egress_eth);
+	const auto &p = skel_->progs;
+	const bool in = ev.hook == Hook::kIngress;
+	const bpf_program *prog =
+		build_ == EntryBuild::kFast
+			? (in ? (ev.l3 ? p.tm_ingress_l3 : p.tm_ingress_eth)
+			      : (ev.l3 ? p.tm_egress_l3 : p.tm_egress_eth))
+		: build_ == EntryBuild::kSlow
+			? (in ? (ev.l3 ? p.tm_ingress_l3_slow : p.tm_ingress_eth_slow)
+			      : (ev.l3 ? p.tm_egress_l3_slow : p.tm_egress_eth_slow))
+			: (in ? (ev.l3 ? p.tm_ingress_l3_compat : p.tm_ingress_eth_compat)
+			      : (ev.l3 ? p.tm_egress_l3_compat : p.tm_egress_eth_compat));
 	__sk_buff ctx{};
 	ctx.ingress_ifindex = ev.ingress_ifindex;
 	ctx.gso_segs = ev.gso_segs;

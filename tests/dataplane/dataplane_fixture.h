@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "bpf/kernel_features.h"
 #include "bpf/map_set.h"
 #include "reference_model.h"
 #include "traffic_meter_kern_user.h"
@@ -36,9 +37,11 @@ public:
 	static Dataplane &shared();
 	void reset();
 
-	// Runs the entry point the event names; returns the program's verdict.
-	// Throws if the kernel refuses the run itself.
+	// Runs the entry point the event names, of the build set_build() chose
+	// (default kFast); returns the program's verdict. Throws if the kernel
+	// refuses the run itself.
 	int run(const PacketEvent &ev);
+	void set_build(EntryBuild b) { build_ = b; }
 
 	void add(const std::vector<Prefix> &rules);
 	void del(const std::vector<Prefix> &rules);
@@ -62,6 +65,7 @@ private:
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
 	MapSet maps_; // dups of the skeleton's map fds, for RuleStore
 	Options options_;
+	EntryBuild build_ = EntryBuild::kFast;
 };
 
 } // namespace tmeter::dptest
