@@ -114,6 +114,7 @@ struct tm_config {
 	__u64 instance_id;  /* random, chosen by the first load */
 	__u64 created_at;   /* unix seconds */
 	__u64 uppers_at;    /* when the upper-device records were last refreshed */
+	__u64 restored;	    /* checksum of the state file `restore` added (once per boot) */
 };
 
 #define TM_CONFIG_MAGIC 0x54524146464d5452ULL /* "TRAFFMTR" */

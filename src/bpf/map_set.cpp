@@ -22,10 +22,28 @@ Fd open_pin(const std::filesystem::path &path)
 	return fd;
 }
 
+// Entries of a flow table: batched where the kernel has it (a scrape counts
+// hundreds of thousands of flows), one key at a time where not.
 uint64_t count_keys(const Fd &map)
 {
-	tm_flow_key key{}, next{};
+	constexpr uint32_t kChunk = 8192;
+	std::vector<tm_flow_key> keys(kChunk);
+	std::vector<tm_flow_value> values(kChunk);
+	tm_flow_key batch{};
 	uint64_t n = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	for (bool first = true;; first = false) {
+		uint32_t count = kChunk;
+		int err = bpf_map_lookup_batch(map.get(), first ? nullptr : &batch, &batch, keys.data(),
+					       values.data(), &count, &opts);
+		n += count;
+		if (err && errno == ENOENT)
+			return n;
+		if (err)
+			break; // no batches here: count one by one
+	}
+	tm_flow_key key{}, next{};
+	n = 0;
 	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(map.get(), prev, &next) == 0;
 	     prev = &key, key = next)
 		++n;

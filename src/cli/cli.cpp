@@ -171,6 +171,65 @@ int run_cli(int argc, char **argv)
 	cmd->add_flag("--json", status_json, "JSON output");
 	cmd->callback([&] { run = [&] { return cmd_status(ctx, status_json); }; });
 
+	std::string save_file;
+	cmd = app.add_subcommand("save", "Write rules and counters to a file, atomically");
+	cmd->add_option("--file", save_file, "State file")->required();
+	cmd->callback([&] { run = [&] { return cmd_save(ctx, save_file); }; });
+
+	std::string restore_file;
+	bool restore_if_exists = false;
+	cmd = app.add_subcommand("restore", "Put saved rules and counters back, once per boot");
+	cmd->add_option("--file", restore_file, "State file written by save")->required();
+	cmd->add_flag("--if-exists", restore_if_exists, "A missing file is no error");
+	cmd->callback([&] { run = [&] { return cmd_restore(ctx, restore_file, restore_if_exists); }; });
+
+	WatchArgs watch;
+	uint64_t watch_count = 0;
+	std::string watch_sort;
+	cmd = app.add_subcommand("watch", "Live rates per rule, top talkers first");
+	cmd->add_option("--interval", watch.interval, "Seconds between refreshes")
+		->check(CLI::Range(0.1, 3600.0))
+		->capture_default_str();
+	auto *count_opt = cmd->add_option("--count", watch_count, "Refreshes, then exit")
+				  ->check(CLI::PositiveNumber);
+	auto *watch_sort_opt = cmd->add_option("--sort", watch_sort, "By up, down or total rate")
+				       ->check(CLI::IsMember({"up", "down", "total"}));
+	cmd->add_flag("--json", watch.json, "One JSON object per refresh (NDJSON)");
+	cmd->callback([&] {
+		if (count_opt->count())
+			watch.count = watch_count;
+		if (watch_sort_opt->count())
+			watch.sort = watch_sort == "up"	    ? SortKey::kUp
+				     : watch_sort == "down" ? SortKey::kDown
+							    : SortKey::kTotal;
+		run = [&] { return cmd_watch(ctx, watch); };
+	});
+
+	ServeArgs serve;
+	std::string serve_state, serve_config;
+	cmd = app.add_subcommand("serve", "Prometheus exporter; keeps the bookkeeping current");
+	cmd->add_option("--listen", serve.listen, "ADDR:PORT to listen on; repeatable (default "
+						 "127.0.0.1:9464)");
+	auto *serve_state_opt = cmd->add_option("--state-file", serve_state,
+						"Checkpoint counters here (as save) periodically and at exit");
+	cmd->add_option("--save-interval", serve.save_interval, "Seconds between checkpoints")
+		->check(CLI::PositiveNumber)
+		->capture_default_str();
+	cmd->add_option("--max-series", serve.max_series,
+			"Rules with their own series; the rest are summed into rule=\"other\"")
+		->check(CLI::PositiveNumber)
+		->capture_default_str();
+	auto *serve_config_opt = cmd->add_option("--config", serve_config,
+						 "Configuration whose interfaces are attached again when "
+						 "they come back");
+	cmd->callback([&] {
+		if (serve_state_opt->count())
+			serve.state_file = serve_state;
+		if (serve_config_opt->count())
+			serve.config = serve_config;
+		run = [&] { return cmd_serve(ctx, serve); };
+	});
+
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {

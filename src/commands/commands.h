@@ -43,6 +43,21 @@ struct ShowArgs {
 	ShowOptions view;
 };
 
+struct WatchArgs {
+	double interval = 1.0;
+	std::optional<uint64_t> count;
+	std::optional<SortKey> sort;
+	bool json = false;
+};
+
+struct ServeArgs {
+	std::vector<std::string> listen;
+	std::optional<std::filesystem::path> state_file;
+	uint32_t save_interval = 300;
+	uint32_t max_series = 10000;
+	std::optional<std::filesystem::path> config;
+};
+
 int cmd_load(const Context &ctx, const LoadArgs &args);
 int cmd_unload(const Context &ctx, const UnloadArgs &args);
 int cmd_purge(const Context &ctx, bool force);
@@ -54,5 +69,9 @@ int cmd_list(const Context &ctx, bool json);
 int cmd_show(const Context &ctx, const ShowArgs &args);
 int cmd_reset(const Context &ctx, const std::optional<std::string> &rule);
 int cmd_status(const Context &ctx, bool json);
+int cmd_save(const Context &ctx, const std::filesystem::path &file);
+int cmd_serve(const Context &ctx, const ServeArgs &args);
+int cmd_watch(const Context &ctx, const WatchArgs &args);
+int cmd_restore(const Context &ctx, const std::filesystem::path &file, bool if_exists);
 
 } // namespace tmeter

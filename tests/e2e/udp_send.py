@@ -32,6 +32,8 @@ def main():
                     help="with --dport-span: this many datagrams in a row to each port")
     ap.add_argument("--expect-replies", action="store_true")
     ap.add_argument("--interval", type=float, default=0.0)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="datagrams per second, paced on the clock (not on sleeps)")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--no-df", action="store_true",
                     help="never set DF: let the stack fragment datagrams above the MTU")
@@ -52,6 +54,7 @@ def main():
     deadline = time.monotonic() + a.timeout
     payload = bytes((i & 0xFF for i in range(a.size)))
     replies = 0
+    start = time.monotonic()
     for i in range(a.count):
         if time.monotonic() > deadline:
             sys.exit(f"udp_send: timeout after {i} datagrams")
@@ -67,6 +70,10 @@ def main():
                 sys.exit(f"udp_send: no reply to datagram {i}")
         if a.interval:
             time.sleep(a.interval)
+        if a.rate:
+            wait = start + (i + 1) / a.rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
     print(f"sent {a.count} replies {replies}")
 
 
