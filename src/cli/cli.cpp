@@ -183,6 +183,19 @@ int run_cli(int argc, char **argv)
 	cmd->add_flag("--if-exists", restore_if_exists, "A missing file is no error");
 	cmd->callback([&] { run = [&] { return cmd_restore(ctx, restore_file, restore_if_exists); }; });
 
+	ApplyArgs apply;
+	std::string apply_config;
+	cmd = app.add_subcommand("apply", "Make the live state equal a configuration file");
+	auto *apply_config_opt =
+		cmd->add_option("--config", apply_config, "Configuration (default /etc/traffic_meter/config.json)");
+	cmd->add_flag("--dry-run", apply.dry_run, "Print what would change; change nothing");
+	cmd->callback([&] {
+		if (apply_config_opt->count())
+			apply.config = apply_config;
+		needs_net_admin = true;
+		run = [&] { return cmd_apply(ctx, apply); };
+	});
+
 	WatchArgs watch;
 	uint64_t watch_count = 0;
 	std::string watch_sort;

@@ -12,6 +12,7 @@
 #include "state/capacity.h"
 #include "state/ifaces.h"
 #include "state/migrate_v1.h"
+#include "state/provision.h"
 #include "state/resize.h"
 #include "state/state.h"
 #include "util/error.h"
@@ -43,83 +44,44 @@ std::string if_name(int ifindex)
 	return if_indextoname(unsigned(ifindex), name) ? name : "";
 }
 
-// The first load: makes the pin directory and the maps, pins them; obj is
-// the object loaded on them.
-State create_state(const Context &ctx, const LoadArgs &args, StateLock lock,
-		   std::optional<BpfObject> &obj)
-{
-	Capacities caps;
-	caps.rules = args.max_rules.value_or(TM_DEFAULT_MAX_RULES);
-	caps.flows = args.max_flows.value_or(TM_DEFAULT_MAX_FLOWS);
-	check_capacities_fit(caps);
-	PinDirSetup setup = prepare_pin_dir(ctx.pin_dir);
-	try {
-		remove_leftover_pins(ctx.pin_dir);
-		obj.emplace(BpfObject::open(args.object));
-		obj->set_capacities(caps);
-		obj->load(ctx.verbose);
-		return State::create(ctx.pin_dir, *obj, setup, std::move(lock));
-	} catch (const Error &) {
-		release_pin_dir(ctx.pin_dir, setup.flags());
-		throw;
-	}
-}
-
 } // namespace
 
 int cmd_load(const Context &ctx, const LoadArgs &args)
 {
 	LinkInfo link = find_link(args.dev);
 	const uint32_t kind = link_kind_of(link); // an unparseable device changes nothing
-	StateLock lock(ctx.pin_dir);
-	refuse_throwaway_mount(ctx.pin_dir);
 	const ObjectOptions opts{args.object, ctx.verbose};
-
-	std::optional<State> state;
-	std::optional<BpfObject> obj;
-	bool created = false;
-	switch (probe_state(ctx.pin_dir)) {
-	case StateKind::kNone:
-		state.emplace(create_state(ctx, args, std::move(lock), obj));
-		created = true;
-		break;
-	case StateKind::kV1:
-		state.emplace(migrate_v1(ctx.pin_dir, opts, std::move(lock)));
+	Capacities fresh{args.max_rules.value_or(TM_DEFAULT_MAX_RULES),
+			 args.max_flows.value_or(TM_DEFAULT_MAX_FLOWS)};
+	Provisioned p = provision_state(ctx.pin_dir, fresh, opts, StateLock(ctx.pin_dir));
+	if (p.migrated)
 		fmt::print("migrated the state at {} from ABI 1: rules and counters kept\n",
 			   ctx.pin_dir.string());
-		break;
-	case StateKind::kCurrent:
-		state.emplace(State::open(ctx.pin_dir, Access::kWrite, std::move(lock)));
-		break;
-	}
+	State &state = p.state;
 	try {
-		if (!created) {
-			recover_resize(*state, opts, true);
+		if (!p.created) {
 			if (!args.force)
-				refuse_stacked(*state, link);
-			tm_config cfg = state->config();
+				refuse_stacked(state, link);
+			tm_config cfg = state.config();
 			Capacities want{args.max_rules.value_or(cfg.max_rules),
 					args.max_flows.value_or(cfg.max_flows)};
 			if (want.rules != cfg.max_rules || want.flows != cfg.max_flows) {
 				check_capacities_fit(want);
-				obj.emplace(resize_state(*state, want, opts));
-				cfg = state->config();
+				p.obj.emplace(resize_state(state, want, opts));
+				cfg = state.config();
 				fmt::print("resized: {} rules, {} flows\n", cfg.max_rules, cfg.max_flows);
 			}
 		}
-		if (!obj) {
-			obj.emplace(BpfObject::open(args.object));
-			obj->reuse_if(state->maps(), [](std::string_view) { return true; });
-			obj->load(ctx.verbose);
-		}
-		attach_interface(*state, *obj, link, args.mode, state->config().maps_gen);
+		if (!p.obj)
+			p.obj.emplace(load_object_on(state, opts));
+		attach_interface(state, *p.obj, link, args.mode, state.config().maps_gen);
 	} catch (const Error &) {
-		if (created)
-			state->purge(true);
+		if (p.created)
+			state.purge(true);
 		throw;
 	}
-	state->refresh_bookkeeping();
-	auto rec = read_ifaces(state->maps().ifaces).at(link.ifindex);
+	state.refresh_bookkeeping();
+	auto rec = read_ifaces(state.maps().ifaces).at(link.ifindex);
 	fmt::print("attached to {} ({}, link layer {}, {}), program id {}\n", link.name,
 		   kind == TM_LINK_LOOPBACK ? "ingress" : "ingress and egress", link_kind_name(kind),
 		   attach_mode_name(rec.attach_mode), rec.prog_id[0]);

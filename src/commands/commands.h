@@ -43,6 +43,11 @@ struct ShowArgs {
 	ShowOptions view;
 };
 
+struct ApplyArgs {
+	std::optional<std::filesystem::path> config;
+	bool dry_run = false;
+};
+
 struct WatchArgs {
 	double interval = 1.0;
 	std::optional<uint64_t> count;
@@ -72,6 +77,7 @@ int cmd_status(const Context &ctx, bool json);
 int cmd_save(const Context &ctx, const std::filesystem::path &file);
 int cmd_serve(const Context &ctx, const ServeArgs &args);
 int cmd_watch(const Context &ctx, const WatchArgs &args);
+int cmd_apply(const Context &ctx, const ApplyArgs &args);
 int cmd_restore(const Context &ctx, const std::filesystem::path &file, bool if_exists);
 
 } // namespace tmeter
