@@ -7,7 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(g++ clang llvm libbpf-dev meson ninja-build pkg-config libcli11-dev nlohmann-json3-dev
 	libfmt-dev libgtest-dev libgmock-dev libmnl-dev libcpp-httplib-dev iproute2 nftables iptables
 	ethtool iperf3 socat python3 python3-scapy jq tcpdump util-linux procps iputils-ping
-	qemu-system-x86 busybox-static cpio debian-archive-keyring)
+	qemu-system-x86 busybox-static cpio debian-archive-keyring
+	prometheus scdoc tmux curl systemd man-db dpkg-dev debhelper fakeroot)
 
 install_deps() {
 	local missing=() p
@@ -34,7 +35,16 @@ install_deps() {
 		fi
 	done
 	if ((${#installable[@]})); then
+		# No package's service may start on the host (prometheus would listen
+		# on the machine's :9090): the tests start their own, in namespaces.
+		local policy=/usr/sbin/policy-rc.d made_policy=0
+		if [[ ! -e $policy ]]; then
+			printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+		fi
 		apt-get install -y -qq --no-install-recommends "${installable[@]}" </dev/null
+		local rc=$?
+		((made_policy)) && rm -f "$policy"
+		return $rc
 	fi
 }
 

@@ -1296,6 +1296,272 @@ test_migrate_from_previous_abi() {
 	tm_ok purge
 }
 
+# ------------------------------------------------------- operations
+
+# save, then restore into a fresh state (a reboot loses bpffs): the saved
+# figures come back exactly, once; corrupt, truncated and future files are
+# refused and change nothing.
+test_save_restore() {
+	lab_pair || return 1
+	echo boot-a >"$WORK/boot"
+	export TRAFFIC_METER_BOOT_ID_FILE=$WORK/boot
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2 --ip-address 2001:db8::/64
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
+	tm_ok save --file "$WORK/state.json"
+	expect_contains "save" "$OUT" "saved 2 rules"
+	[ "$(stat -c %a "$WORK/state.json")" = 600 ] || fail "state file mode $(stat -c %a "$WORK/state.json")"
+	[ -z "$(find "$WORK" -name '.state.json.tmp-*')" ] || fail "save left a temporary file"
+	python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert d["format"]=="traffic_meter-state" and d["version"]==1 and d["boot_id"]=="boot-a" and d["saved_at"].endswith("Z"), d' "$WORK/state.json" ||
+		fail "state file fields"
+	tm_ok restore --file "$WORK/state.json"
+	expect_contains "restore into the state it came from" "$OUT" "nothing to restore"
+	expect_eq "counters after a no-op restore" "$(counters 198.18.0.2/32)" "384 3 384 3"
+	# A reboot: the pinned state is gone, the boot id is new.
+	tm_ok purge
+	echo boot-b >"$WORK/boot"
+	tm_ok load --dev a0
+	tm_ok restore --file "$WORK/state.json"
+	expect_contains "restore" "$OUT" "restored 2 rules"
+	expect_eq "restored counters" "$(counters 198.18.0.2/32)" "384 3 384 3"
+	expect_eq "restored rules" "$(rule_list)" $'198.18.0.2/32\n2001:db8::/64'
+	tm_ok restore --file "$WORK/state.json"
+	expect_contains "restore twice" "$OUT" "restored already"
+	expect_eq "counters after restoring twice" "$(counters 198.18.0.2/32)" "384 3 384 3"
+	ping_n "$A" 198.18.0.2 1 100 || fail "ping"
+	expect_eq "counting on top of restored figures" "$(counters 198.18.0.2/32)" "512 4 512 4"
+	# Broken files: refused, nothing changed.
+	head -c 200 "$WORK/state.json" >"$WORK/truncated.json"
+	expect_error 2 "truncated" restore --file "$WORK/truncated.json"
+	sed 's/"up_bytes": 384/"up_bytes": 385/' "$WORK/state.json" >"$WORK/flipped.json"
+	expect_error 2 "checksum mismatch" restore --file "$WORK/flipped.json"
+	python3 - "$WORK/state.json" "$WORK/future.json" <<'PY'
+import sys, zlib
+text = open(sys.argv[1]).read().replace('"version": 1', '"version": 2')
+body = text[:text.rindex('"checksum": "crc32:')]
+open(sys.argv[2], "w").write(body + '"checksum": "crc32:%08x"}\n' % zlib.crc32(body.encode()))
+PY
+	expect_error 2 "state file version 2" restore --file "$WORK/future.json"
+	expect_eq "counters after refused restores" "$(counters 198.18.0.2/32)" "512 4 512 4"
+	tm_ok restore --file "$WORK/none.json" --if-exists
+	expect_contains "--if-exists" "$OUT" "nothing to restore"
+	expect_error 2 "cannot read" restore --file "$WORK/none.json"
+	unset TRAFFIC_METER_BOOT_ID_FILE
+}
+
+# serve_start PORT [ARGS...]: the exporter in $NS on 127.0.0.1:PORT,
+# waited for; SERVE_PID.
+serve_start() {
+	local port=$1
+	shift
+	nsenter --net="/run/netns/$NS" "$TM_BIN" --pin-path "$PIN" serve --listen "127.0.0.1:$port" "$@" \
+		>"$WORK/serve.out" 2>"$WORK/serve.err" &
+	SERVE_PID=$!
+	local i
+	for i in $(seq 100); do
+		scrape "$port" /healthz >/dev/null 2>&1 && return 0
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "serve did not start: $(cat "$WORK/serve.err")"
+	return 1
+}
+
+# scrape PORT PATH [CURL ARGS...]
+scrape() {
+	local port=$1 path=$2
+	shift 2
+	nsenter --net="/run/netns/$NS" curl -sf --max-time 10 "$@" "http://127.0.0.1:$port$path"
+}
+
+# metric TEXT NAME LABELS: the value of one sample.
+metric() {
+	printf '%s\n' "$1" | awk -v k="$2{$3}" '$1 == k {print $2}'
+}
+
+test_serve_exporter() {
+	lab_pair || return 1
+	ip -n "$A" link set lo up
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2 --ip-address 198.18.0.0/24
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
+	serve_start 19464 --listen "[::1]:19465" --state-file "$WORK/serve-state.json" || return 1
+	local m
+	m=$(scrape 19464 /metrics) || fail "scrape"
+	printf '%s\n' "$m" | promtool check metrics || fail "promtool check metrics: $(printf '%s\n' "$m" | promtool check metrics 2>&1)"
+	expect_eq "bytes up" "$(metric "$m" traffic_meter_bytes_total 'rule="198.18.0.2/32",family="ipv4",direction="up"')" 384
+	expect_eq "packets down" "$(metric "$m" traffic_meter_packets_total 'rule="198.18.0.2/32",family="ipv4",direction="down"')" 3
+	expect_eq "rules gauge" "$(printf '%s\n' "$m" | awk '$1 == "traffic_meter_rules" {print $2}')" 2
+	expect_eq "interface gauge" "$(metric "$m" traffic_meter_interface_attached 'interface="a0"')" 1
+	expect_contains "build info" "$m" 'traffic_meter_build_info{version="'
+	expect_contains "self-accounting" "$m" 'traffic_meter_dataplane_packets_total{result="counted"}'
+	local headers
+	headers=$(nsenter --net="/run/netns/$NS" curl -sf -D - -o "$WORK/om.txt" \
+		-H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5' http://[::1]:19465/metrics)
+	expect_contains "OpenMetrics content type" "$headers" "application/openmetrics-text; version=1.0.0"
+	expect_eq "OpenMetrics ends with # EOF" "$(tail -1 "$WORK/om.txt")" "# EOF"
+	expect_contains "OpenMetrics counter family" "$(cat "$WORK/om.txt")" "# TYPE traffic_meter_bytes counter"
+	expect_contains "index page" "$(scrape 19464 /)" 'href="/metrics"'
+	# A new rule appears at 0 at once; reset and restore do not move the
+	# exporter's counters (they only go up while a rule lives).
+	tm_ok add --ip-address 198.18.0.1
+	m=$(scrape 19464 /metrics)
+	expect_eq "a new rule at 0" "$(metric "$m" traffic_meter_bytes_total 'rule="198.18.0.1/32",family="ipv4",direction="up"')" 0
+	tm_ok reset
+	m=$(scrape 19464 /metrics)
+	expect_eq "reset does not move the exporter" "$(metric "$m" traffic_meter_bytes_total 'rule="198.18.0.2/32",family="ipv4",direction="up"')" 384
+	expect_eq "reset moves show" "$(counters 198.18.0.2/32)" "0 0 0 0"
+	# A second exporter on the same port: one line, exit 1.
+	expect_error 1 "cannot listen on 127.0.0.1:19464" serve --listen 127.0.0.1:19464
+	expect_error 2 "invalid --listen '1.2.3.4'" serve --listen 1.2.3.4
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+	expect_eq "serve exits 0 on SIGTERM" "$?" 0
+	[ -s "$WORK/serve-state.json" ] || fail "no checkpoint at SIGTERM"
+	expect_contains "serve's last words" "$(cat "$WORK/serve.out")" "stopped"
+	# /healthz: 503 once the state is gone.
+	serve_start 19466 || return 1
+	tm_ok purge
+	local code
+	code=$(nsenter --net="/run/netns/$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:19466/healthz)
+	expect_eq "healthz without state" "$code" 503
+	code=$(nsenter --net="/run/netns/$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:19466/metrics)
+	expect_eq "metrics without state" "$code" 503
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+}
+
+# --max-series: beyond it, the largest rules when the limit was crossed keep
+# their series, the rest go into rule="other", and the named set holds.
+test_serve_max_series() {
+	lab_pair || return 1
+	ip -n "$A" link set lo up
+	ip -n "$B" addr add 198.18.0.3/24 dev b0
+	ip -n "$B" addr add 198.18.0.4/24 dev b0
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2 --ip-address 198.18.0.3
+	ping_n "$A" 198.18.0.2 5 100 || fail "ping"
+	ping_n "$A" 198.18.0.3 2 100 || fail "ping"
+	tm_ok add --ip-address 198.18.0.4 --ip-address 198.18.0.5
+	serve_start 19467 --max-series 2 || return 1
+	local m i
+	m=$(scrape 19467 /metrics)
+	printf '%s\n' "$m" | promtool check metrics || fail "promtool check metrics with folding"
+	expect_eq "folded" "$(printf '%s\n' "$m" | awk '$1 == "traffic_meter_rules_folded" {print $2}')" 2
+	expect_eq "other: nothing from the two idle rules" "$(metric "$m" traffic_meter_bytes_total 'rule="other",family="any",direction="up"')" 0
+	for i in 1 2 3; do
+		ping_n "$A" 198.18.0.4 4 900 || fail "ping" # now the largest, but folded
+		m=$(scrape 19467 /metrics)
+		expect_eq "named rules hold ($i)" "$(printf '%s\n' "$m" | grep -o 'rule="[^"]*"' | sort -u | tr '\n' ' ')" \
+			'rule="198.18.0.2/32" rule="198.18.0.3/32" rule="other" '
+	done
+	expect_eq "other sums the folded" "$(metric "$m" traffic_meter_bytes_total 'rule="other",family="any",direction="up"')" $((12 * 928))
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+}
+
+# watch --json during traffic at a known rate: 200 datagrams/s of 500 IP
+# bytes (800 kbit/s) one way, paced on the clock.
+test_watch_rates() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2
+	nsenter --net="/run/netns/$B" python3 "$E2E_DIR/udp_sink.py" --bind 198.18.0.2 --port 7100 \
+		--count 1200 --timeout 15 >/dev/null &
+	local sink=$!
+	sleep 0.3
+	nsenter --net="/run/netns/$A" python3 "$E2E_DIR/udp_send.py" --dst 198.18.0.2 --port 7100 \
+		--count 1200 --size 472 --rate 200 --timeout 15 >/dev/null &
+	local sender=$!
+	sleep 0.5
+	tm_ok watch --count 3 --json --interval 1
+	wait "$sender" || fail "sender"
+	wait "$sink"
+	expect_eq "NDJSON lines" "$(printf '%s\n' "$OUT" | wc -l)" 3
+	printf '%s\n' "$OUT" | python3 -c '
+import json, sys
+for n, line in enumerate(sys.stdin, 1):
+    d = json.loads(line)
+    r = next(r for r in d["rules"] if r["rule"] == "198.18.0.2/32")
+    assert abs(d["interval_s"] - 1.0) < 0.2, d["interval_s"]
+    for key, want in (("up_pps", 200), ("up_bps", 800000)):
+        assert abs(r[key] - want) <= 0.1 * want, f"refresh {n}: {key} {r[key]}, want {want} +-10%"
+    assert r["down_pps"] == 0 and r["down_bps"] == 0, r
+    assert r["up_packets"] > 0 and "up_bytes" in r
+' || fail "watch rates: $OUT"
+}
+
+# The interactive screen, in a real terminal: redrawn in place (one header,
+# whatever the number of refreshes), fitted to the width, and the terminal
+# given back on Ctrl-C.
+test_watch_screen() {
+	lab_pair || return 1
+	tm_ok load --dev a0
+	tm_ok add --ip-address 198.18.0.2 --ip-address 198.18.0.0/24 --ip-address 2001:db8::/64
+	local session="$RUN_ID-watch" screen
+	tmux new-session -d -s "$session" -x 100 -y 12 \
+		"nsenter --net=/run/netns/$NS $TM_BIN --pin-path $PIN watch --interval 0.3; echo WATCH-EXITED \$?; sleep 30"
+	(ping_n "$A" 198.18.0.2 40 500 || true) &
+	local pinger=$!
+	sleep 2.5
+	screen=$(tmux capture-pane -p -t "$session")
+	expect_eq "one header on the screen after several refreshes" "$(printf '%s\n' "$screen" | grep -c 'traffic_meter watch')" 1
+	expect_contains "rates on the screen" "$screen" "198.18.0.2/32"
+	expect_contains "packet columns at 100 columns" "$screen" "UP pkt/s"
+	[ "$(printf '%s\n' "$screen" | head -4 | tail -1 | awk '{print $1}')" = "198.18.0.0/24" ] ||
+		[ "$(printf '%s\n' "$screen" | head -4 | tail -1 | awk '{print $1}')" = "198.18.0.2/32" ] ||
+		fail "top talker not first: $screen"
+	tmux resize-window -t "$session" -x 50 -y 12
+	sleep 1
+	screen=$(tmux capture-pane -p -t "$session")
+	printf '%s\n' "$screen" | awk 'length > 50 {exit 1}' || fail "lines wider than 50 columns"
+	if [[ $screen == *"pkt/s"*"pkt/s"*"pkt/s"* ]]; then fail "packet columns kept at 50 columns: $screen"; fi
+	tmux send-keys -t "$session" C-c
+	sleep 1
+	screen=$(tmux capture-pane -p -t "$session")
+	expect_contains "exits 0 on Ctrl-C" "$screen" "WATCH-EXITED 0"
+	if [[ $screen == *"traffic_meter watch"* ]]; then fail "the screen was not given back: $screen"; fi
+	tmux kill-session -t "$session"
+	wait "$pinger"
+}
+
+test_apply_config() {
+	lab_pair || return 1
+	veth "$A" a1 198.18.1.1/24 "$B" b1 198.18.1.2/24 || return 1
+	cat >"$WORK/cfg.json" <<-EOF
+	{"interfaces": ["a0", "wg9"], "rules": ["198.18.0.0/24", "2001:db8::/64"], "max_rules": 1000, "max_flows": 4096}
+	EOF
+	tm_ok apply --config "$WORK/cfg.json" --dry-run
+	expect_contains "dry run" "$OUT" "would attach to a0"
+	[ ! -e "$PIN" ] || fail "--dry-run changed something"
+	tm_ok apply --config "$WORK/cfg.json"
+	expect_contains "apply" "$OUT" "attached to a0"
+	expect_contains "absent interface" "$OUT" "wg9 is not here (yet)"
+	tm_ok apply --config "$WORK/cfg.json"
+	expect_contains "second run" "$OUT" "no changes"
+	expect_eq "rules" "$(rule_list)" $'198.18.0.0/24\n2001:db8::/64'
+	ping_n "$A" 198.18.0.2 2 100 || fail "ping"
+	expect_eq "counting" "$(counters 198.18.0.0/24)" "256 2 256 2"
+	cat >"$WORK/cfg2.json" <<-EOF
+	{"interfaces": ["a1"], "rules": ["198.18.0.0/24", "198.18.1.0/24"], "max_rules": 2000}
+	EOF
+	tm_ok apply --config "$WORK/cfg2.json"
+	expect_contains "moves" "$OUT" "detached from a0"
+	expect_contains "moves" "$OUT" "attached to a1"
+	expect_contains "resizes" "$OUT" "resized to 2000 rules"
+	expect_eq "kept rule keeps counters" "$(counters 198.18.0.0/24)" "256 2 256 2"
+	tm_ok status --json
+	printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [i["name"] for i in d["interfaces"]]==["a1"] and d["rules"]["capacity"]==2000, d' ||
+		fail "status after apply: $OUT"
+	cat >"$WORK/bad.json" <<-'EOF'
+	{"interfaces": ["a0"], "rules": ["bogus"], "colour": "blue", "max_flows": 0}
+	EOF
+	expect_error 2 "3 problems, nothing changed" apply --config "$WORK/bad.json"
+	expect_contains "names the unknown key" "$ERR" 'unknown key "colour"'
+	expect_contains "names the bad rule" "$ERR" "rules entry 1"
+	expect_eq "nothing changed" "$(rule_list)" $'198.18.0.0/24\n198.18.1.0/24'
+}
+
 # ---------------------------------------------------------------- runner
 
 ALL_TESTS=$(declare -F | awk '{print $3}' | grep '^test_' | sed 's/^test_//')
