@@ -10,7 +10,9 @@
 # The router masquerades IPv4 towards the WAN and routes IPv6. traffic_meter
 # is loaded on the router's two LAN bridge ports (not on the bridge, not on
 # the WAN side), rules are added, a short bounded traffic mix runs, and the
-# counters are printed. Then the lab is removed (--keep keeps it).
+# counters are printed; then live rates (`watch`, two refreshes) during a
+# paced UDP stream, and one scrape of the Prometheus exporter (`serve`, on
+# the router's loopback). Then the lab is removed (--keep keeps it).
 #
 # usage: scripts/demo.sh [--keep] [--no-build]
 set -euo pipefail
@@ -22,7 +24,7 @@ for a in "$@"; do
 	--keep) keep=1 ;;
 	--no-build) build=0 ;;
 	-h | --help)
-		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -108,6 +110,27 @@ cat <<'EOF'
 UPSTREAM is what the host that opened a flow sent, DOWNSTREAM what came back to it (c1's download is downstream, c2's upload upstream).
 Each address counts once, in its most specific rule: the clients in their own, the router's LAN address in 198.18.30.0/24, the server in 0.0.0.0/0.
 EOF
+step "traffic_meter watch --count 2 (live rates while c1 streams 1000 UDP datagrams a second to the server)"
+bg nsx srv "$PY" "$E2E_DIR/udp_sink.py" --bind 198.19.30.2 --port 5005 --count 4000 \
+	--reply-size -1 --timeout 8 --ready-file "$LAB_WORK/stream.ready" >/dev/null
+wait_for 5 test -e "$LAB_WORK/stream.ready" || fail "udp sink on the server did not start"
+bg nsx c1 "$PY" "$E2E_DIR/udp_send.py" --dst 198.19.30.2 --port 5005 --count 4000 --size 1000 \
+	--rate 1000 --timeout 6 >/dev/null
+streamer=$BG_PID
+sleep 0.5
+tm watch --count 2 --interval 1
+wait_pid "$streamer" 10 || true
+
+step "traffic_meter serve: one scrape of /metrics (the exporter listens on the router's loopback)"
+bg nsx r "$TM" --pin-path "$PIN" serve --listen 127.0.0.1:9464
+wait_for 5 nsx r curl -sf http://127.0.0.1:9464/healthz || fail "the exporter did not start"
+nsx r curl -s http://127.0.0.1:9464/metrics | grep -v '^# HELP'
+cat <<'EOF'
+
+Prometheus scrapes this page; per-rule rates for a dashboard, top 10 first:
+  topk(10, sum by (rule, direction) (rate(traffic_meter_bytes_total[5m])) * 8)
+EOF
+
 step "done in $((SECONDS - started)) s"
 if ((keep)); then
 	echo "lab kept: enter with: nsenter --net=/run/netns/$(nsname r) $TM --pin-path $PIN show"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Full test run from a fresh checkout, as root: installs what is missing
 # (Debian/Ubuntu, apt-get), builds from scratch in builddir-test, runs the
-# Meson suites (unit, dataplane, cli) and the end-to-end suite, and ends
-# with one line "N passed, N failed". A skipped test is not a pass: skips
-# are listed by name and counted as failed. Exit status 0 only when at
-# least one test ran and none failed or was skipped.
+# Meson suites (unit, dataplane, cli), the end-to-end suite, older kernels
+# under qemu and the Debian package, and ends with one line "N passed,
+# N failed". A skipped test is not a pass: skips are listed by name and
+# counted as failed. Exit status 0 only when at least one test ran and none
+# failed or was skipped.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,41 +78,36 @@ for line in open(sys.argv[1]):
     print(t["result"], t["name"], ok, bad, sep="\t")' "$testlog")
 fi
 
-# End-to-end suite.
-e2e_out=$(mktemp)
-trap 'rm -f "$e2e_out"' EXIT
-set +e
-TM=$root/$build/traffic_meter bash tests/e2e/run.sh </dev/null | tee "$e2e_out"
-set -e
-while read -r word name rest; do
-	case $word in
-	PASS) passed=$((passed + 1)) ;;
-	FAIL)
-		failed=$((failed + 1))
-		not_passed+=("fail: e2e/$name")
-		;;
-	SKIP)
-		failed=$((failed + 1))
-		not_passed+=("skipped: e2e/${name%:} ${rest}")
-		;;
-	esac
-done <"$e2e_out"
-
-# Older kernels under qemu (tests/kernels).
-k_out=$(mktemp)
-set +e
-bash tests/kernels/run.sh "$root/$build/traffic_meter" </dev/null | tee "$k_out"
-set -e
-while read -r word name rest; do
-	case $word in
-	PASS) passed=$((passed + 1)) ;;
-	FAIL)
-		failed=$((failed + 1))
-		not_passed+=("fail: $name")
-		;;
-	esac
-done <"$k_out"
-rm -f "$k_out"
+# Runners that print "PASS name", "FAIL name" or "SKIP name: why" per case:
+# end-to-end (tests/e2e), older kernels under qemu (tests/kernels), the
+# Debian package (tests/packaging). A runner that printed no case at all
+# counts as one failure.
+run_cases() { # LABEL COMMAND...
+	local label=$1 out word name rest cases=0
+	shift
+	out=$(mktemp)
+	set +e
+	"$@" </dev/null | tee "$out"
+	set -e
+	while read -r word name rest; do
+		case $word in
+		PASS) passed=$((passed + 1)) cases=$((cases + 1)) ;;
+		FAIL)
+			failed=$((failed + 1)) cases=$((cases + 1))
+			not_passed+=("fail: $label/$name")
+			;;
+		SKIP)
+			failed=$((failed + 1)) cases=$((cases + 1))
+			not_passed+=("skipped: $label/${name%:} ${rest}")
+			;;
+		esac
+	done <"$out"
+	rm -f "$out"
+	((cases > 0)) || { failed=$((failed + 1)) && not_passed+=("no result: $label"); }
+}
+run_cases e2e env TM="$root/$build/traffic_meter" bash tests/e2e/run.sh
+run_cases kernels bash tests/kernels/run.sh "$root/$build/traffic_meter"
+run_cases packaging bash tests/packaging/run.sh "$root/$build"
 
 echo
 for n in "${not_passed[@]}"; do

@@ -26,6 +26,11 @@ FAILED=()
 
 teardown_all() {
 	local ns pin m
+	# An exporter a failed case left running.
+	if [ -n "${SERVE_PID:-}" ]; then
+		kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+		SERVE_PID=""
+	fi
 	for pin in "${PIN_PATHS[@]}"; do
 		for ns in "${NAMESPACES[@]}"; do
 			nsenter --net="/run/netns/$ns" "$TM_BIN" --pin-path "$pin" purge >/dev/null 2>&1

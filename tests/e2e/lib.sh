@@ -57,7 +57,7 @@ lab_teardown() {
 		return $rc
 	fi
 	for pid in "${LAB_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
+		kill_tree "$pid"
 	done
 	for pid in "${LAB_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
@@ -206,6 +206,17 @@ bg() {
 	LAB_PIDS+=("$BG_PID")
 }
 
+# kill_tree PID: SIGTERM to PID and its descendants, children first. A
+# background shell function (bg nsx ...) is a subshell whose child is the
+# real process: killing the subshell alone would leave that running.
+kill_tree() {
+	local child
+	for child in $(pgrep -P "$1"); do
+		kill_tree "$child"
+	done
+	kill "$1" 2>/dev/null || true
+}
+
 # wait_for SECONDS CMD...: poll CMD until it succeeds or SECONDS pass.
 wait_for() {
 	local end=$((SECONDS + $1))
@@ -221,7 +232,7 @@ wait_pid() {
 	local pid=$1 end=$((SECONDS + $2))
 	while kill -0 "$pid" 2>/dev/null; do
 		if ((SECONDS > end)); then
-			kill "$pid" 2>/dev/null || true
+			kill_tree "$pid"
 			wait "$pid" 2>/dev/null || true
 			return 124
 		fi
