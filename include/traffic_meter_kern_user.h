@@ -115,6 +115,9 @@ struct tm_config {
 	__u64 created_at;   /* unix seconds */
 	__u64 uppers_at;    /* when the upper-device records were last refreshed */
 	__u64 restored;	    /* checksum of the state file `restore` added (once per boot) */
+	__u32 slots_used;   /* high-water mark: slots from here on were never written, so
+			       readers stop here instead of reading the whole capacity */
+	__u32 pad;
 };
 
 #define TM_CONFIG_MAGIC 0x54524146464d5452ULL /* "TRAFFMTR" */

@@ -21,10 +21,10 @@ bool batch_unsupported(int err)
 
 } // namespace
 
-void read_array_chunks(const Fd &map, size_t value_size,
+void read_array_chunks(const Fd &map, size_t value_size, uint32_t limit,
 		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn)
 {
-	const uint32_t total = MapSet::capacity(map);
+	const uint32_t total = std::min(limit, MapSet::capacity(map));
 	std::vector<uint32_t> keys(kChunk);
 	std::vector<uint8_t> values(static_cast<size_t>(kChunk) * value_size);
 	uint32_t out_batch = 0, first = 0;

@@ -12,8 +12,10 @@
 namespace tmeter {
 
 // Calls fn(first_index, values, count) for consecutive chunks of an array
-// map (keys 0..max_entries-1); values hold count * value_size bytes.
-void read_array_chunks(const Fd &map, size_t value_size,
+// map, keys 0..min(limit, max_entries)-1; values hold count * value_size
+// bytes.
+constexpr uint32_t kWholeArray = UINT32_MAX;
+void read_array_chunks(const Fd &map, size_t value_size, uint32_t limit,
 		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn);
 
 // Reads keys first..first+count-1 of an array map into values (count *

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "commands/commands.h"
+#include "output/rules_view.h"
 #include "rules/rule_file.h"
 #include "rules/rule_store.h"
 #include "state/resize.h"

@@ -30,7 +30,7 @@ MetricsModel Collector::collect()
 	// The exporter's counters only go up while a rule lives: kernel figures,
 	// without what reset took away or restore put back.
 	auto rows = RuleStore(state.maps()).counters(Figures::kKernel);
-	StatusModel st = build_status(state);
+	StatusModel st = build_status(state, rows.size());
 	m.rules_count = rows.size();
 	m.rules_capacity = st.rules_capacity;
 	m.flows = st.flows;

@@ -52,18 +52,20 @@ void append_row(std::string &out, fmt::format_string<Args...> format, Args &&...
 		fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
 }
 
-void append_json_row(std::string &out, const RuleCounters &r)
+} // namespace
+
+void append_rule_fields(std::string &out, const Cidr &c)
 {
 	char buf[64];
 	std::string slow;
-	append_row(out,
-		   R"({{"rule": "{}", "family": "{}", "up_bytes": {}, "up_packets": {}, )"
-		   R"("down_bytes": {}, "down_packets": {}}})",
-		   rule_text(r.cidr, buf, slow), r.cidr.family_name(), r.up_bytes, r.up_packets,
-		   r.down_bytes, r.down_packets);
+	append_row(out, R"("rule": "{}", "family": "{}")", rule_text(c, buf, slow), c.family_name());
 }
 
-} // namespace
+void append_counter_fields(std::string &out, const RuleCounters &r)
+{
+	append_row(out, R"("up_bytes": {}, "up_packets": {}, "down_bytes": {}, "down_packets": {})",
+		   r.up_bytes, r.up_packets, r.down_bytes, r.down_packets);
+}
 
 void sort_rows(std::vector<RuleCounters> &rows, std::optional<SortKey> key)
 {
@@ -97,8 +99,11 @@ std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOpt
 	case OutputFormat::kJson:
 		out += "{\"rules\": [";
 		for (size_t i = 0; i < rows.size(); ++i) {
-			out += i ? ",\n  " : "\n  ";
-			append_json_row(out, rows[i]);
+			out += i ? ",\n  {" : "\n  {";
+			append_rule_fields(out, rows[i].cidr);
+			out += ", ";
+			append_counter_fields(out, rows[i]);
+			out += '}';
 		}
 		out += rows.empty() ? "]}\n" : "\n]}\n";
 		break;
@@ -127,25 +132,6 @@ std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOpt
 		}
 		break;
 	}
-	return out;
-}
-
-std::string render_rule_list(const std::vector<Cidr> &rules, bool json)
-{
-	if (json)
-		return render_rule_export(rules);
-	std::string out;
-	for (const auto &c : rules)
-		fmt::format_to(std::back_inserter(out), "{}\n", c.str());
-	return out;
-}
-
-std::string render_rule_export(const std::vector<Cidr> &rules)
-{
-	std::string out = "{\"rules\": [";
-	for (size_t i = 0; i < rules.size(); ++i)
-		fmt::format_to(std::back_inserter(out), "{}\"{}\"", i ? ", " : "", rules[i].str());
-	out += "]}\n";
 	return out;
 }
 

@@ -29,8 +29,9 @@ std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOpt
 // 1023 -> "1023 B", 524288 -> "512.0 KiB".
 std::string human_bytes(uint64_t bytes);
 
-// `list` and `export`: the rule set alone.
-std::string render_rule_list(const std::vector<Cidr> &rules, bool json);
-std::string render_rule_export(const std::vector<Cidr> &rules);
+// The JSON members every per-rule row has, written once for `show --json`
+// and `watch --json`: `"rule": "...", "family": "..."` and the four totals.
+void append_rule_fields(std::string &out, const Cidr &c);
+void append_counter_fields(std::string &out, const RuleCounters &r);
 
 } // namespace tmeter

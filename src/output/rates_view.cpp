@@ -83,14 +83,13 @@ std::string render_rates_json(const RatesModel &m)
 		       m.time, m.interval_s);
 	for (size_t i = 0; i < m.rows.size(); ++i) {
 		const RateRow &r = m.rows[i];
-		const RuleCounters &t = r.totals;
+		out += i ? ", {" : "{";
+		append_rule_fields(out, r.totals.cidr);
 		fmt::format_to(std::back_inserter(out),
-			       R"({}{{"rule": "{}", "family": "{}", "up_bps": {:.0f}, "down_bps": {:.0f}, )"
-			       R"("up_pps": {:.1f}, "down_pps": {:.1f}, "up_bytes": {}, "up_packets": {}, )"
-			       R"("down_bytes": {}, "down_packets": {}}})",
-			       i ? ", " : "", t.cidr.str(), t.cidr.family_name(), r.up_bps, r.down_bps,
-			       r.up_pps, r.down_pps, t.up_bytes, t.up_packets, t.down_bytes,
-			       t.down_packets);
+			       R"(, "up_bps": {:.0f}, "down_bps": {:.0f}, "up_pps": {:.1f}, "down_pps": {:.1f}, )",
+			       r.up_bps, r.down_bps, r.up_pps, r.down_pps);
+		append_counter_fields(out, r.totals);
+		out += '}';
 	}
 	out += "]}\n";
 	return out;

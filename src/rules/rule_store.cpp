@@ -116,7 +116,7 @@ RuleStore::Snapshot RuleStore::snapshot() const
 		}
 		Snapshot s;
 		s.committed = before.committed;
-		for_each_slot(maps_, [&](uint32_t slot, const tm_rule_slot &v) {
+		for_each_slot(maps_, before.slots_used, [&](uint32_t slot, const tm_rule_slot &v) {
 			if (visible_at(v, before.committed))
 				s.slots.emplace_back(slot, v);
 		});
@@ -156,12 +156,14 @@ std::vector<RuleCounters> RuleStore::counters(Figures figures) const
 {
 	auto snap = snapshot();
 	constexpr uint32_t kNoRow = UINT32_MAX;
-	std::vector<uint32_t> row_of(MapSet::capacity(maps_.counters), kNoRow);
+	// Slots come in order: counters past the last visible rule's are not read.
+	const uint32_t limit = snap.slots.empty() ? 0 : snap.slots.back().first + 1;
+	std::vector<uint32_t> row_of(limit, kNoRow);
 	std::vector<Totals> totals(snap.slots.size());
 	for (size_t i = 0; i < snap.slots.size(); ++i)
 		row_of[snap.slots[i].first] = uint32_t(i);
 	const unsigned cpus = possible_cpus();
-	read_array_chunks(maps_.counters, cpus * sizeof(tm_counters),
+	read_array_chunks(maps_.counters, cpus * sizeof(tm_counters), limit,
 			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
 				  auto *v = reinterpret_cast<const tm_counters *>(values);
 				  for (uint32_t i = 0; i < count; ++i) {
@@ -197,7 +199,7 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 		recover(), cfg = maps_.read_config();
 	const uint32_t capacity = cfg.max_rules;
 	const uint32_t id = cfg.committed + 1;
-	SlotView table(maps_, capacity, cfg.committed);
+	SlotView table(maps_, capacity, cfg.committed, std::min(cfg.slots_used, capacity));
 	if (change.add.size() + change.del.size() > kSparseLimit)
 		table.load_all();
 
@@ -262,6 +264,8 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 	// the next one (recover()).
 	cfg.pending = id;
 	cfg.next_slot = cursor;
+	for (uint32_t slot : new_slots)
+		cfg.slots_used = std::max(cfg.slots_used, slot + 1); // before any slot is written
 	if (reuses_own)
 		++cfg.rewrite_seq; // odd until the commit
 	maps_.write_config(cfg);
@@ -328,7 +332,7 @@ bool RuleStore::recover()
 	std::vector<tm_rule_slot> values;
 	std::vector<Cidr> reinsert;
 	std::vector<tm_rule_ref> refs;
-	for_each_slot(maps_, [&](uint32_t slot, const tm_rule_slot &v) {
+	for_each_slot(maps_, cfg.slots_used, [&](uint32_t slot, const tm_rule_slot &v) {
 		if (v.family == TM_FAMILY_NONE)
 			return;
 		if (v.added == id) {

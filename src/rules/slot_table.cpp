@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -51,10 +52,11 @@ const Fd &trie_for(const MapSet &maps, const Cidr &c)
 	return c.family == TM_FAMILY_IPV4 ? maps.rules_v4 : maps.rules_v6;
 }
 
-void read_all_slots(const MapSet &maps, std::vector<tm_rule_slot> &out)
+void read_used_slots(const MapSet &maps, uint32_t used, std::vector<tm_rule_slot> &out)
 {
 	out.clear();
-	for_each_slot(maps, [&](uint32_t, const tm_rule_slot &s) { out.push_back(s); });
+	out.reserve(used);
+	for_each_slot(maps, used, [&](uint32_t, const tm_rule_slot &s) { out.push_back(s); });
 }
 
 void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
@@ -118,8 +120,11 @@ std::vector<Totals> claim_counters(const MapSet &maps, const std::vector<uint32_
 
 void SlotView::load_all()
 {
+	// Slots from slots_used on are empty: at() reads them when allocation
+	// gets there. Whole windows, as at() expects them.
+	const uint64_t windows = (uint64_t(used_) + kWindow - 1) / kWindow;
 	std::vector<tm_rule_slot> all;
-	read_all_slots(maps_, all);
+	read_used_slots(maps_, uint32_t(std::min<uint64_t>(capacity_, windows * kWindow)), all);
 	for (size_t w = 0; w * kWindow < all.size(); ++w) {
 		auto first = all.begin() + static_cast<ptrdiff_t>(w * kWindow);
 		auto last = all.begin() + static_cast<ptrdiff_t>(std::min(all.size(), (w + 1) * kWindow));

@@ -35,9 +35,10 @@ inline bool reusable(const tm_rule_slot &s, uint32_t committed)
 std::vector<uint8_t> lpm_key(const Cidr &c);
 const Fd &trie_for(const MapSet &maps, const Cidr &c);
 
-// Calls fn(slot, value) for every slot, in order, in batches.
-template <typename Fn> void for_each_slot(const MapSet &maps, Fn fn);
-void read_all_slots(const MapSet &maps, std::vector<tm_rule_slot> &out);
+// Calls fn(slot, value) for every slot below `used` (tm_config.slots_used:
+// none above was ever written), in order, in batches.
+template <typename Fn> void for_each_slot(const MapSet &maps, uint32_t used, Fn fn);
+void read_used_slots(const MapSet &maps, uint32_t used, std::vector<tm_rule_slot> &out);
 
 void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
 		 const std::vector<tm_rule_slot> &values);
@@ -60,8 +61,8 @@ std::vector<Totals> claim_counters(const MapSet &maps, const std::vector<uint32_
 // tries, so its cost does not grow with the table; a large one reads it all.
 class SlotView {
 public:
-	SlotView(const MapSet &maps, uint32_t capacity, uint32_t committed)
-	    : maps_(maps), capacity_(capacity), committed_(committed) {}
+	SlotView(const MapSet &maps, uint32_t capacity, uint32_t committed, uint32_t used)
+	    : maps_(maps), capacity_(capacity), committed_(committed), used_(used) {}
 
 	uint32_t capacity() const { return capacity_; }
 	void load_all();
@@ -74,6 +75,7 @@ private:
 	const MapSet &maps_;
 	uint32_t capacity_;
 	uint32_t committed_;
+	uint32_t used_;
 	bool complete_ = false;
 	std::unordered_map<uint32_t, std::vector<tm_rule_slot>> windows_;
 	std::map<Cidr, uint32_t> by_cidr_;

@@ -72,7 +72,7 @@ std::vector<V1Rule> read_v1_rules(const std::filesystem::path &pin_dir)
 	const unsigned cpus = possible_cpus();
 	std::vector<V1Rule> out;
 	std::vector<tm_counters> per_cpu(cpus);
-	read_array_chunks(slots, sizeof(V1Slot), [&](uint32_t first, const uint8_t *values, uint32_t n) {
+	read_array_chunks(slots, sizeof(V1Slot), kWholeArray, [&](uint32_t first, const uint8_t *values, uint32_t n) {
 		auto *v = reinterpret_cast<const V1Slot *>(values);
 		for (uint32_t i = 0; i < n; ++i) {
 			if (v[i].family == TM_FAMILY_NONE)
@@ -167,6 +167,7 @@ State migrate_v1(const std::filesystem::path &pin_dir, const ObjectOptions &opts
 	cfg.max_flows = v1.max_flows;
 	cfg.next_serial = v1.next_serial;
 	cfg.next_slot = uint32_t(rules.size()) % v1.max_rules;
+	cfg.slots_used = uint32_t(rules.size()); // written below to slots 0..n-1
 	cfg.maps_gen = 1;
 	const NetnsId ns = current_netns(); // ABI 1 did not record it: the one load runs in
 	cfg.netns_dev = ns.dev;

@@ -74,8 +74,12 @@ void finish(State &state, const MapSet &fresh, uint32_t gen)
 	cfg.resize_gen = 0;
 	cfg.max_rules = MapSet::capacity(fresh.rule_slots);
 	cfg.max_flows = MapSet::capacity(fresh.flows);
-	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots))
-		cfg.next_slot = uint32_t(RuleStore(fresh).rules().size()) % cfg.max_rules;
+	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots)) {
+		// copy_to put the rules in slots 0..n-1.
+		const auto n = uint32_t(RuleStore(fresh).rules().size());
+		cfg.next_slot = n % cfg.max_rules;
+		cfg.slots_used = n;
+	}
 	++cfg.rules_gen; // cached slots are old-table slots: re-resolve
 	old.write_config(cfg); // the commit
 	remove_gen(state.pin_dir(), previous);

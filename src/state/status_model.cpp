@@ -27,14 +27,14 @@ std::string iso_time(uint64_t unix_seconds)
 
 } // namespace
 
-StatusModel build_status(const State &state)
+StatusModel build_status(const State &state, std::optional<size_t> rules)
 {
 	StatusModel m;
 	const tm_config cfg = state.config();
 	m.pin_path = state.pin_dir().string();
 	m.abi_version = cfg.abi_version;
 	m.network_namespace = describe_netns({cfg.netns_dev, cfg.netns_ino});
-	m.rules = RuleStore(state.maps()).rules().size();
+	m.rules = rules ? *rules : RuleStore(state.maps()).rules().size();
 	m.rules_capacity = cfg.max_rules;
 	m.flows = state.maps().count_flows();
 	m.flows_capacity = cfg.max_flows;

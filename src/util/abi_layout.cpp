@@ -16,7 +16,7 @@ static_assert(offsetof(tm_rule_slot, addr) == 16 && offsetof(tm_rule_slot, carri
 static_assert(offsetof(tm_rule_slot, adjust) == 64);
 static_assert(sizeof(tm_counters) == 40 && sizeof(tm_counters) % 8 == 0);
 static_assert(offsetof(tm_counters, up_packets) == 8);
-static_assert(sizeof(tm_config) == 104);
+static_assert(sizeof(tm_config) == 112);
 static_assert(offsetof(tm_config, rules_gen) == 12 && offsetof(tm_config, netns_dev) == 56);
 static_assert(sizeof(tm_flow_key) == 40);
 static_assert(offsetof(tm_flow_key, port) == 32 && offsetof(tm_flow_key, proto) == 36);

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <bpf/bpf.h>
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "dataplane_fixture.h"
 #include "rules/rule_store.h"
 
@@ -53,6 +57,40 @@ TEST_F(RuleJournal, ResetKeepsTheKernelCounters)
 	EXPECT_EQ(kernel_up_bytes(), 156u);
 }
 
+// Readers and large changes read the slot table only up to its high-water
+// mark (tm_config.slots_used). A large change that starts inside a
+// partly-used window and allocates past the mark, then a small one, then a
+// delete: every rule is seen, counted, and the mark follows the slots.
+TEST_F(RuleJournal, ChangesPastTheHighWaterMark)
+{
+	Dataplane d(Dataplane::Options{.max_rules = 20000, .max_flows = 64, .max_new_flows = 64});
+	RuleStore store(d.maps());
+	auto batch = [](uint32_t first, uint32_t n) {
+		RuleChange c;
+		for (uint32_t i = first; i < first + n; ++i)
+			c.add.push_back(parse_cidr(fmt::format("10.{}.{}.0/24", i / 256, i % 256)));
+		return c;
+	};
+	store.apply(batch(0, 5000)); // > 4096: reads the whole (used) table
+	EXPECT_EQ(d.maps().read_config().slots_used, 5000u);
+	store.apply(batch(5000, 5000)); // starts inside window 4 (4096..5119)
+	EXPECT_EQ(d.maps().read_config().slots_used, 10000u);
+	store.apply(batch(10000, 1));
+	EXPECT_EQ(d.maps().read_config().slots_used, 10001u);
+	auto rows = store.counters();
+	ASSERT_EQ(rows.size(), 10001u);
+	RuleChange del;
+	del.del.push_back(parse_cidr("10.39.16.0/24")); // rule 10000, the last slot
+	store.apply(del);
+	EXPECT_EQ(store.rules().size(), 10000u);
+	// The rule in the highest used slot counts and is read back.
+	d.add({prefix("198.18.0.0/24")});
+	ASSERT_EQ(d.run({.frame = PacketBuilder().eth().ipv4(A, B).udp(1, 2).payload(100).build()}),
+		  kTcActUnspec);
+	EXPECT_EQ(d.counters(prefix("198.18.0.0/24")), (Counters{.up_packets = 1, .up_bytes = 128}));
+	EXPECT_EQ(store.counters().size(), 10001u);
+}
+
 // A deleted rule's slot, reused by a new rule, still holds the old counts
 // (a flow that cached the old rule may add to it at that very moment): the
 // new rule carries them as a negative baseline and starts at 0, in `show`
@@ -96,6 +134,7 @@ TEST_F(RuleJournal, HalfDoneChangeIsInvisibleAndRolledBack)
 	tm_rule_ref ref{slot_new, 777};
 	ASSERT_EQ(bpf_map_update_elem(maps.rules_v4.get(), &kn, &ref, BPF_ANY), 0);
 	cfg.pending = id;
+	cfg.slots_used = std::max(cfg.slots_used, slot_new + 1); // raised with the journal entry
 	maps.write_config(cfg);
 
 	auto seen = RuleStore(maps).rules();

@@ -53,7 +53,7 @@ const std::vector<Layout> &layouts()
 		  M(tm_config, next_slot), M(tm_config, maps_gen), M(tm_config, resize_gen),
 		  M(tm_config, flags), M(tm_config, netns_dev), M(tm_config, netns_ino),
 		  M(tm_config, instance_id), M(tm_config, created_at), M(tm_config, uppers_at),
-		  M(tm_config, restored)}},
+		  M(tm_config, restored), M(tm_config, slots_used), M(tm_config, pad)}},
 		{"tm_flow_key",
 		 sizeof(tm_flow_key),
 		 {M(tm_flow_key, addr), M(tm_flow_key, port), M(tm_flow_key, proto), M(tm_flow_key, family),

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "output/counters_view.h"
+#include "output/rules_view.h"
 
 namespace tmeter {
 namespace {
