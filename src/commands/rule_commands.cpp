@@ -1,4 +1,5 @@
 // add, del, import, export, list, show, reset: the rule set and its counters.
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -86,7 +87,8 @@ int cmd_import(const Context &ctx, const ImportArgs &args)
 	auto result = store.apply(change);
 	state.refresh_bookkeeping();
 	// A file may name a rule twice (in different spellings, even).
-	const size_t distinct = std::set<Cidr>(wanted.begin(), wanted.end()).size();
+	std::sort(wanted.begin(), wanted.end());
+	const size_t distinct = size_t(std::unique(wanted.begin(), wanted.end()) - wanted.begin());
 	fmt::print("imported {}: {} added, {} already present, {} deleted\n", args.file.string(),
 		   result.added.size(), distinct - result.added.size(), result.deleted.size());
 	return kExitOk;
@@ -119,8 +121,8 @@ int cmd_show(const Context &ctx, const ShowArgs &args)
 			fail_runtime(fmt::format("no such rule {}", only->str()));
 	}
 	sort_rows(rows, args.view.sort);
-	auto out = render_counters(rows, args.view);
-	fwrite(out.data(), 1, out.size(), stdout);
+	render_counters(rows, args.view,
+			[](std::string_view piece) { fwrite(piece.data(), 1, piece.size(), stdout); });
 	return kExitOk;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct ShowOptions {
 void sort_rows(std::vector<RuleCounters> &rows, std::optional<SortKey> key);
 
 std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOptions &opts);
+// The same, handed to `sink` in pieces (a million rows never sit in memory
+// as one string).
+void render_counters(const std::vector<RuleCounters> &rows, const ShowOptions &opts,
+		     const std::function<void(std::string_view)> &sink);
 
 // 1023 -> "1023 B", 524288 -> "512.0 KiB".
 std::string human_bytes(uint64_t bytes);

@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace tmeter {
@@ -42,8 +43,8 @@ private:
 	bool om_;
 };
 
-// Rule series, written straight into the buffer: a scrape of 100,000 rules
-// is 400,000 lines.
+// Rule series, written straight into the buffer with a compiled format: a
+// scrape of 100,000 rules is 400,000 lines.
 void rule_samples(std::string &out, const std::vector<RuleSeries> &rules, const char *name,
 		  bool bytes)
 {
@@ -51,8 +52,8 @@ void rule_samples(std::string &out, const std::vector<RuleSeries> &rules, const 
 		const uint64_t up = bytes ? r.up_bytes : r.up_packets;
 		const uint64_t down = bytes ? r.down_bytes : r.down_packets;
 		fmt::format_to(std::back_inserter(out),
-			       "{0}{{rule=\"{1}\",family=\"{2}\",direction=\"up\"}} {3}\n"
-			       "{0}{{rule=\"{1}\",family=\"{2}\",direction=\"down\"}} {4}\n",
+			       FMT_COMPILE("{0}{{rule=\"{1}\",family=\"{2}\",direction=\"up\"}} {3}\n"
+					   "{0}{{rule=\"{1}\",family=\"{2}\",direction=\"down\"}} {4}\n"),
 			       name, r.rule, r.family, up, down);
 	}
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -16,15 +17,26 @@ struct Cidr {
 
 	// IPv4 first, then address, then prefix length: SPEC §4's row order
 	// (not the member order, which puts prefixlen before addr).
+	// The address as two big-endian words: sorting a million rules is
+	// mostly this comparison, and a memcmp call per compare doubled it.
 	std::strong_ordering operator<=>(const Cidr &o) const
 	{
 		if (auto c = family <=> o.family; c != 0)
 			return c;
-		if (auto c = addr <=> o.addr; c != 0)
+		if (auto c = word(0) <=> o.word(0); c != 0)
+			return c;
+		if (auto c = word(1) <=> o.word(1); c != 0)
 			return c;
 		return prefixlen <=> o.prefixlen;
 	}
 	bool operator==(const Cidr &) const = default;
+
+	uint64_t word(int i) const
+	{
+		uint64_t w;
+		std::memcpy(&w, addr.data() + 8 * i, 8);
+		return __builtin_bswap64(w);
+	}
 
 	unsigned max_prefixlen() const;
 	std::string str() const; // canonical: RFC 5952 for IPv6, "/P" always

@@ -7,8 +7,101 @@
 
 namespace tmeter {
 
+namespace {
+
+// The fast way through a valid file: a SAX pass that validates each entry
+// as the parser meets it, with no document tree (a million-rule file's
+// tree costs more than the rest of the parse). Anything unexpected (not
+// JSON, another shape, an entry that is not a valid CIDR string) sends the
+// file to the tree-based reader below, which names every problem.
+class RuleListSax : public nlohmann::json_sax<nlohmann::json> {
+public:
+	explicit RuleListSax(std::vector<Cidr> &out) : out_(out) {}
+	bool ok() const { return ok_ && seen_list_; }
+
+	bool null() override { return value(); }
+	bool boolean(bool) override { return value(); }
+	bool number_integer(number_integer_t) override { return value(); }
+	bool number_unsigned(number_unsigned_t) override { return value(); }
+	bool number_float(number_float_t, const string_t &) override { return value(); }
+	bool binary(binary_t &) override { return value(); }
+	bool string(string_t &s) override
+	{
+		if (!in_list())
+			return true;
+		Cidr c;
+		if (!validate_cidr(s, &c).empty())
+			return ok_ = false;
+		out_.push_back(c);
+		return true;
+	}
+	bool start_object(std::size_t) override
+	{
+		if (in_list())
+			return ok_ = false;
+		++depth_;
+		return true;
+	}
+	bool end_object() override
+	{
+		--depth_;
+		return true;
+	}
+	bool key(string_t &k) override
+	{
+		rules_key_ = depth_ == 1 && k == "rules";
+		return true;
+	}
+	bool start_array(std::size_t) override
+	{
+		if (in_list())
+			return ok_ = false;
+		++depth_;
+		// The list: the document itself, or the value of its "rules" key.
+		if ((depth_ == 1 && !object_root_) || (depth_ == 2 && rules_key_ && object_root_)) {
+			if (seen_list_)
+				return ok_ = false; // "rules" twice: the tree reader decides
+			list_depth_ = depth_;
+			seen_list_ = true;
+		}
+		return true;
+	}
+	bool end_array() override
+	{
+		if (depth_ == list_depth_)
+			list_depth_ = 0;
+		--depth_;
+		return true;
+	}
+	bool parse_error(std::size_t, const std::string &, const nlohmann::detail::exception &) override
+	{
+		return ok_ = false;
+	}
+	void root_is_object() { object_root_ = true; }
+
+private:
+	bool in_list() const { return list_depth_ && depth_ == list_depth_; }
+	bool value() { return in_list() ? (ok_ = false) : true; }
+
+	std::vector<Cidr> &out_;
+	int depth_ = 0, list_depth_ = 0;
+	bool object_root_ = false, rules_key_ = false, seen_list_ = false, ok_ = true;
+};
+
+} // namespace
+
 std::vector<Cidr> parse_rule_file(std::string_view text, std::string_view name)
 {
+	{
+		std::vector<Cidr> rules;
+		rules.reserve(text.size() / 16); // an upper bound for any real file
+		RuleListSax sax(rules);
+		const auto first = text.find_first_not_of(" \t\r\n");
+		if (first != std::string_view::npos && text[first] == '{')
+			sax.root_is_object();
+		if (nlohmann::json::sax_parse(text, &sax) && sax.ok())
+			return rules;
+	}
 	nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
 	if (doc.is_discarded())
 		fail_usage(fmt::format("{}: not valid JSON; expected {{\"rules\": [\"CIDR\", ...]}}", name));

@@ -9,6 +9,10 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <span>
 #include <thread>
 
 #include <fmt/format.h>
@@ -22,6 +26,8 @@ namespace {
 // Changes up to this many rules never read the whole slot table.
 constexpr size_t kSparseLimit = 4096;
 constexpr uint32_t kBatch = 16384;
+// Rules per chunk when a large change overlaps trie insertion with the rest.
+constexpr size_t kPipelineChunk = 65536;
 
 // Totals <-> the four-counter arrays of tm_rule_slot, modulo 2^64.
 void add_to(__u64 (&a)[4], const Totals &t, bool negate = false)
@@ -54,8 +60,7 @@ template <typename T, typename CidrOf> void sort_rules(std::vector<T> &rows, Cid
 // Inserts rules into their tries, one batch per family where the kernel has
 // batches, element by element where not. BPF_ANY: batches take no
 // BPF_NOEXIST, and validation under the lock has shown none is there.
-void insert_tries(const MapSet &maps, const std::vector<Cidr> &rules,
-		  const std::vector<tm_rule_ref> &refs)
+void insert_tries(const MapSet &maps, std::span<const Cidr> rules, std::span<const tm_rule_ref> refs)
 {
 	size_t done = 0;
 	while (done < rules.size()) {
@@ -91,6 +96,84 @@ void insert_tries(const MapSet &maps, const std::vector<Cidr> &rules,
 	}
 }
 
+// Trie entries inserted on a second thread, chunk by chunk, behind the
+// counters and slots the calling thread writes for the same rules (a rule
+// must find its counters the moment a packet can match it). A million-rule
+// import spends most of its time in the kernel's trie insertion, which
+// touches no other map, so the two overlap.
+class BackgroundTries {
+public:
+	BackgroundTries(const MapSet &maps, std::span<const Cidr> rules, std::span<const tm_rule_ref> refs)
+	    : maps_(maps), rules_(rules), refs_(refs), worker_([this] { run(); })
+	{
+	}
+	~BackgroundTries() { stop(); }
+	BackgroundTries(const BackgroundTries &) = delete;
+	BackgroundTries &operator=(const BackgroundTries &) = delete;
+
+	// Rules [0, n) have their counters and slots.
+	void ready_up_to(size_t n)
+	{
+		std::lock_guard lock(mu_);
+		ready_ = n;
+		cv_.notify_one();
+	}
+	// Waits for every rule's trie entry; rethrows the worker's error.
+	void finish()
+	{
+		ready_up_to(rules_.size());
+		worker_.join();
+		if (error_)
+			std::rethrow_exception(error_);
+	}
+
+private:
+	void run()
+	{
+		try {
+			size_t done = 0;
+			while (done < rules_.size()) {
+				size_t ready;
+				{
+					std::unique_lock lock(mu_);
+					cv_.wait(lock, [&] { return ready_ > done || stopped_; });
+					if (stopped_)
+						return;
+					ready = ready_;
+				}
+				insert_tries(maps_, rules_.subspan(done, ready - done),
+					     refs_.subspan(done, ready - done));
+				done = ready;
+			}
+		} catch (...) {
+			error_ = std::current_exception();
+		}
+	}
+	// The calling thread failed: the worker stops after its current chunk
+	// (recover() then removes what it inserted).
+	void stop()
+	{
+		if (!worker_.joinable())
+			return;
+		{
+			std::lock_guard lock(mu_);
+			stopped_ = true;
+			cv_.notify_one();
+		}
+		worker_.join();
+	}
+
+	const MapSet &maps_;
+	std::span<const Cidr> rules_;
+	std::span<const tm_rule_ref> refs_;
+	std::mutex mu_;
+	std::condition_variable cv_;
+	size_t ready_ = 0;
+	bool stopped_ = false;
+	std::exception_ptr error_;
+	std::thread worker_; // last: starts once the members above exist
+};
+
 void delete_trie(const MapSet &maps, const Cidr &c)
 {
 	if (bpf_map_delete_elem(trie_for(maps, c).get(), lpm_key(c).data()) && errno != ENOENT)
@@ -116,6 +199,7 @@ RuleStore::Snapshot RuleStore::snapshot() const
 		}
 		Snapshot s;
 		s.committed = before.committed;
+		s.slots.reserve(std::min(before.slots_used, before.max_rules));
 		for_each_slot(maps_, before.slots_used, [&](uint32_t slot, const tm_rule_slot &v) {
 			if (visible_at(v, before.committed))
 				s.slots.emplace_back(slot, v);
@@ -264,6 +348,7 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 	// the next one (recover()).
 	cfg.pending = id;
 	cfg.next_slot = cursor;
+	const uint32_t used_before = cfg.slots_used;
 	for (uint32_t slot : new_slots)
 		cfg.slots_used = std::max(cfg.slots_used, slot + 1); // before any slot is written
 	if (reuses_own)
@@ -288,21 +373,40 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 			delete_trie(maps_, c);
 
 		// Adds: counters (with their serial), then slots, then tries, so a
-		// packet that matches a new rule always finds its counters.
-		auto kept = claim_counters(maps_, new_slots, new_serials);
-		std::vector<tm_rule_slot> values;
-		std::vector<tm_rule_ref> refs;
-		for (size_t i = 0; i < to_add.size(); ++i) {
-			tm_rule_slot v = slot_of(to_add[i], new_serials[i], id);
-			add_to(v.carried, kept[i], true); // starts at 0 whatever the slot held
-			values.push_back(v);
-			refs.push_back({new_slots[i], new_serials[i]});
+		// packet that matches a new rule always finds its counters. Large
+		// changes in chunks, the tries of one chunk on a second thread while
+		// the next chunk's counters and slots are written.
+		std::vector<tm_rule_ref> refs(to_add.size());
+		for (size_t i = 0; i < to_add.size(); ++i)
+			refs[i] = {new_slots[i], new_serials[i]};
+		auto write_adds = [&](size_t first, size_t last) {
+			std::vector<uint32_t> slots(new_slots.begin() + ptrdiff_t(first),
+						    new_slots.begin() + ptrdiff_t(last));
+			std::vector<uint32_t> serials(new_serials.begin() + ptrdiff_t(first),
+						      new_serials.begin() + ptrdiff_t(last));
+			auto kept = claim_counters(maps_, slots, serials, used_before);
+			std::vector<tm_rule_slot> values(last - first);
+			for (size_t i = first; i < last; ++i) {
+				values[i - first] = slot_of(to_add[i], new_serials[i], id);
+				add_to(values[i - first].carried, kept[i - first], true); // starts at 0
+			}
+			if (reuses_tombstone)
+				rewrite(slots, values);
+			else
+				write_slots(maps_, slots, values);
+		};
+		if (to_add.size() < 2 * kPipelineChunk) {
+			write_adds(0, to_add.size());
+			insert_tries(maps_, to_add, refs);
+		} else {
+			BackgroundTries tries(maps_, to_add, refs);
+			for (size_t first = 0; first < to_add.size(); first += kPipelineChunk) {
+				const size_t last = std::min(to_add.size(), first + kPipelineChunk);
+				write_adds(first, last);
+				tries.ready_up_to(last);
+			}
+			tries.finish();
 		}
-		if (reuses_tombstone)
-			rewrite(new_slots, values);
-		else
-			write_slots(maps_, new_slots, values);
-		insert_tries(maps_, to_add, refs);
 	} catch (const Error &) {
 		recover();
 		throw;
@@ -419,7 +523,7 @@ std::vector<RuleStore::SlotMove> RuleStore::copy_to(const MapSet &target) const
 		to.push_back(i);
 		serials.push_back(snap.slots[i].second.serial);
 	}
-	claim_counters(target, to, serials); // empty maps: nothing to keep
+	claim_counters(target, to, serials, 0); // empty maps: nothing to keep
 	std::vector<tm_rule_slot> values;
 	std::vector<Cidr> rules;
 	std::vector<tm_rule_ref> refs;

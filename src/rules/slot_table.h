@@ -53,8 +53,10 @@ std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t>
 // counters hold (a reused slot's old counts, a straggler packet's add):
 // never overwrite values the data plane may be adding to. Returns the sums
 // kept, which the new rule carries as a negative baseline so it starts at 0.
+// Slots from `slots_used` (tm_config.slots_used before the change) on were
+// never used: their counters are known to be zero and are not read.
 std::vector<Totals> claim_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
-				   const std::vector<uint32_t> &serials);
+				   const std::vector<uint32_t> &serials, uint32_t slots_used);
 
 // The slot table as a change needs it. A small change (the everyday `add`
 // or `del`) reads only the windows it touches and finds rules through the

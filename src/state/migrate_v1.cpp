@@ -186,7 +186,7 @@ State migrate_v1(const std::filesystem::path &pin_dir, const ObjectOptions &opts
 		serials.push_back(rules[i].serial);
 		values.push_back(slot_of(rules[i].cidr, rules[i].serial, 1));
 	}
-	claim_counters(maps, slots, serials);
+	claim_counters(maps, slots, serials, 0); // new maps
 	write_slots(maps, slots, values);
 	for (uint32_t i = 0; i < rules.size(); ++i) {
 		tm_rule_ref ref{i, rules[i].serial};

@@ -31,6 +31,24 @@ std::string error_of(const std::string &text)
 	return {};
 }
 
+// Valid files take a streaming pass without a document tree; these shapes
+// must read exactly as the tree reader reads them: other keys (even holding
+// CIDR strings) are ignored, a repeated "rules" key means its last value,
+// nesting beside the list does not confuse it.
+TEST(RuleFile, StreamingPassReadsWhatTheTreeReads)
+{
+	EXPECT_EQ(strs(parse_rule_file(
+			  R"({"comment": ["10.9.0.0/16"], "rules": ["10.1.0.0/16"], "more": {"rules": ["10.2.0.0/16"]}})",
+			  "f")),
+		  (std::vector<std::string>{"10.1.0.0/16"}));
+	EXPECT_EQ(strs(parse_rule_file(R"({"rules": ["10.0.0.0/8"], "rules": ["10.1.0.0/16"]})", "f")),
+		  (std::vector<std::string>{"10.1.0.0/16"}));
+	EXPECT_EQ(strs(parse_rule_file(R"(  ["10.0.0.0/8" , "2001:db8::/32"] )", "f")),
+		  (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"}));
+	EXPECT_EQ(strs(parse_rule_file(R"({"rules": []})", "f")), std::vector<std::string>{});
+	EXPECT_NE(error_of(R"({"rulez": ["10.0.0.0/8"]})").find("no \"rules\" key"), std::string::npos);
+}
+
 TEST(RuleFile, ObjectForm)
 {
 	auto rules = parse_rule_file(R"({"rules": ["10.0.0.0/24", "2001:db8::1", "198.18.0.1"]})", "f");
