@@ -4,7 +4,7 @@
 // as the floor. Rules go in through RuleStore, as `add` and `import` do.
 //
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
-//        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--spin SECONDS]
+//        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--spin SECONDS] [--one-way]
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -54,7 +54,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0)
 }
 
 // Ethernet + IP + TCP (ACK only: an established flow) + 32 bytes payload.
-std::vector<uint8_t> tcp_frame(uint8_t family, const uint8_t *saddr, const uint8_t *daddr)
+std::vector<uint8_t> tcp_frame(uint8_t family, const uint8_t *saddr, const uint8_t *daddr,
+			       uint16_t sport = 50000, uint16_t dport = 443)
 {
 	std::vector<uint8_t> f(ETH_HLEN, 0);
 	f[6] = 0x02; // locally administered source MAC
@@ -74,7 +75,8 @@ std::vector<uint8_t> tcp_frame(uint8_t family, const uint8_t *saddr, const uint8
 		std::memcpy(ip + 24, daddr, 16);
 		f.insert(f.end(), ip, ip + 40);
 	}
-	uint8_t tcp[20] = {0xc3, 0x50, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff};
+	uint8_t tcp[20] = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
+			   0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff};
 	f.insert(f.end(), tcp, tcp + 20);
 	f.insert(f.end(), payload, 0xab);
 	return f;
@@ -166,10 +168,15 @@ struct Runner {
 		return {p.front(), p[mid], f.front(), f[mid], b.front(), b[mid]};
 	}
 
-	void run_once(int prog_fd) const
+	// The reply direction of the benchmark flow: run once after the frame
+	// itself, it makes the flow two-way (an established flow, in tm_flows).
+	std::vector<uint8_t> reply;
+
+	void run_once(int prog_fd) const { run_frame(prog_fd, frame); }
+	void run_frame(int prog_fd, const std::vector<uint8_t> &f) const
 	{
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-			    .data_size_in = uint32_t(frame.size()), .repeat = 1);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
+			    .repeat = 1);
 		if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
 			fail("BPF_PROG_TEST_RUN", err);
 	}
@@ -311,7 +318,7 @@ int run(int argc, char **argv)
 {
 	if (argc < 2) {
 		std::fprintf(stderr, "usage: %s EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6] "
-			     "[--max-rules N] [--object FILE] [--spin SECONDS]\n",
+			     "[--max-rules N] [--object FILE] [--spin SECONDS] [--one-way]\n",
 			     argv[0]);
 		return 2;
 	}
@@ -319,6 +326,7 @@ int run(int argc, char **argv)
 	bool quick = false;
 	double spin_seconds = 0;
 	std::string object_file;
+	bool one_way = false;
 	int only_family = 0;
 	uint32_t max_rules_case = kMaxRules;
 	for (int i = 2; i < argc; ++i) {
@@ -335,6 +343,8 @@ int run(int argc, char **argv)
 			only_family = std::stoi(argv[++i]);
 		else if (a == "--max-rules" && i + 1 < argc)
 			max_rules_case = uint32_t(std::stoul(argv[++i]));
+		else if (a == "--one-way")
+			one_way = true; // time a flow only one side has sent on (tm_flows_new)
 		else if (a == "--quick")
 			quick = true;
 		else
@@ -360,6 +370,7 @@ int run(int argc, char **argv)
 			std::memcpy(s, s6, 16), std::memcpy(d, d6, 16);
 		}
 		runner.frame = tcp_frame(family, s, d);
+		runner.reply = tcp_frame(family, d, s, 443, 50000);
 		// The benchmark flow's key as the data plane normalizes it (s < d here).
 		tm_flow_key bench_key{};
 		std::memcpy(bench_key.addr[0], s, 16);
@@ -387,6 +398,8 @@ int run(int argc, char **argv)
 					if (flows > 1)
 						d->fill_flows(family, flows - 1);
 					runner.run_once(d->prog_fd()); // resolves the flow's rules
+					if (!one_way)
+						runner.run_frame(d->prog_fd(), runner.reply); // now two-way
 					if (size_t have_flows = d->flow_count(); have_flows != flows)
 						std::fprintf(stderr, "warning: expected %u flows, found %zu\n",
 							     flows, have_flows);

@@ -86,14 +86,28 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __
 {
 	const struct tm_flow_key *k = &s->fkey;
 	struct tm_flow_value *fresh = &s->fval;
-	struct tm_flow_value *fv = bpf_map_lookup_elem(&tm_flows, k);
+	struct tm_flow_value *fv;
 
-	if (fv) {
-		if (syn >= 0 && fv->originator != syn)
-			fv->originator = syn; /* a new connection on a reused 5-tuple */
-		return fv;
+	if (!s->new_first) {
+		fv = bpf_map_lookup_elem(&tm_flows, k);
+		if (fv) {
+			if (syn >= 0 && fv->originator != syn)
+				fv->originator = syn; /* a new connection on a reused 5-tuple */
+			return fv;
+		}
 	}
 	fv = bpf_map_lookup_elem(&tm_flows_new, k);
+	if (!fv && s->new_first) {
+		fv = bpf_map_lookup_elem(&tm_flows, k);
+		if (fv) {
+			s->new_first = 0;
+			if (syn >= 0 && fv->originator != syn)
+				fv->originator = syn;
+			return fv;
+		}
+	} else if (fv) {
+		s->new_first = 1;
+	}
 	if (fv) {
 		if (syn >= 0)
 			fv->originator = syn;

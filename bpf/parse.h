@@ -59,9 +59,11 @@ enum tm_frag_kind {
 	TM_FRAG_LATER, /* non-first fragment: no transport header */
 };
 
-/* Addresses (IPv4 in the first 4 bytes, the rest zero) and ports. */
+/* Addresses (IPv4 in the first 4 bytes, the rest zero) and ports.
+ * 8-byte aligned so that the compiler copies addresses in words: BPF has
+ * no unaligned access, and a byte array's copy is otherwise byte by byte. */
 struct tm_tuple {
-	__u8 saddr[16];
+	__u8 saddr[16] __attribute__((aligned(8)));
 	__u8 daddr[16];
 	__be16 sport;
 	__be16 dport;
@@ -400,6 +402,12 @@ struct tm_scratch {
 	struct tm_lpm_v4_key k4;
 	struct tm_rule_ref ref[2];
 	__u32 u32key;
+	/* Kept from packet to packet on this CPU (nothing clears it): the flow
+	 * table the last known flow was found in. A stream of one-way flows
+	 * (a UDP flood, a scan, a one-way stream) lives in tm_flows_new and
+	 * then costs one lookup a packet instead of two; two-way traffic
+	 * switches it back. Only the order of the lookups depends on it. */
+	__u8 new_first;
 };
 
 _Static_assert(sizeof(struct tm_scratch) <= TM_SCRATCH_BYTES, "tm_percpu.scratch too small");

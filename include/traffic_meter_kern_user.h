@@ -128,7 +128,7 @@ struct tm_config {
  * ports hold the identifier; for address-pair flows both are 0.
  */
 struct tm_flow_key {
-	__u8 addr[2][16];
+	__u8 addr[2][16] __attribute__((aligned(8))); /* copied in words, not bytes */
 	__u16 port[2]; /* network byte order */
 	__u8 proto;
 	__u8 family;

@@ -1,0 +1,267 @@
+#!/bin/bash
+# Real traffic through a veth pair, side by side (issue "Fast path"):
+# delivered packets per second and CPU ns per packet on the receiving side
+# for
+#   none             no hook
+#   empty            the empty TC program (cls_bpf on clsact, ingress + egress)
+#   minimal          a minimal flow-table program (bench/minimal_flow.bpf.c):
+#                    one LRU-hash lookup of a 40-byte 5-tuple, insert on a
+#                    miss, one per-CPU add: the floor of any per-flow meter
+#   nft-set          nftables per-element set counters (netdev ingress,
+#                    saddr and daddr looked up in a 10-element set)
+#   conntrack        conntrack with accounting (what nlbwmon reads)
+#   tm-R-MODE        traffic_meter with R = 10, 10k, 1M rules, attached
+#                    with TCX or with netlink (tc filters on clsact)
+#   other-R-MODE     the same with the binary given by --other BIN (A/B of
+#                    two builds in one run)
+# with 1 flow and with 64,000 flows (UDP source ports), 64-byte frames.
+#
+# Method: a sender writes raw frames (bench/frame_flood) onto the veth end
+# in one namespace, pinned to one CPU; the receiving end is in another
+# namespace, where the frame is received on that same CPU, goes through
+# the hook under test, IP and UDP, and is dropped at a full socket buffer.
+# That CPU is busy the whole trial, so 1e9 / pps is the time one packet
+# costs end to end; CPU ns per packet come from /proc/stat (that CPU's
+# busy time / delivered packets). Delivered = UDP InDatagrams + InErrors
+# of the receiving namespace. Every round runs every case once, in turn,
+# so slow phases of this shared machine spread over all of them; the
+# tables show medians over rounds and medians of per-round ratios.
+# traffic_meter's counter for the sender's address is checked against the
+# delivered packets after every trial; a difference fails the run.
+#
+# usage: bench/veth_bench.sh [BUILDDIR] [--rounds N] [--seconds S] [--cases LIST] [--flows LIST]
+#                            [--other BIN]
+#   defaults: builddir-bench, 3 rounds, 2 s per trial, every case, flows "1 64000"
+# Needs root; makes its own namespaces and pin paths; touches no host
+# interface. Prints markdown tables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILDDIR=builddir-bench
+ROUNDS=3 SECONDS_PER=2
+CASES="none empty minimal nft-set conntrack tm-10-tcx tm-10-netlink tm-10k-tcx tm-10k-netlink tm-1m-tcx tm-1m-netlink"
+FLOWS="1 64000"
+OTHER=
+while (($#)); do
+	case $1 in
+	--rounds) ROUNDS=$2 && shift 2 ;;
+	--seconds) SECONDS_PER=$2 && shift 2 ;;
+	--cases) CASES=$2 && shift 2 ;;
+	--flows) FLOWS=$2 && shift 2 ;;
+	--other) OTHER=$(realpath "$2") && shift 2 ;;
+	-h | --help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+	*) BUILDDIR=$1 && shift ;;
+	esac
+done
+[[ $(id -u) == 0 ]] || { echo "veth_bench.sh: run as root" >&2; exit 1; }
+[ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
+ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/minimal_flow.bpf.o bpf/empty.bpf.o >/dev/null
+BIN=$(realpath "$BUILDDIR/traffic_meter")
+FLOOD=$(realpath "$BUILDDIR/bench/frame_flood")
+EMPTY_O=$(realpath "$BUILDDIR/bpf/empty.bpf.o")
+MINIMAL_O=$(realpath "$BUILDDIR/bench/minimal_flow.bpf.o")
+
+TX=tm-vb-$$-tx RX=tm-vb-$$-rx
+PIN=/sys/fs/bpf/tm-vb-$$
+WORK=$(mktemp -d /tmp/tm-vb.XXXXXX)
+CPU=$(($(nproc) - 1)) # sender and receive processing both run here
+SINK_PID=
+
+cleanup() {
+	[[ -z $SINK_PID ]] || kill "$SINK_PID" 2>/dev/null || true
+	local p
+	for p in "$PIN"-*; do
+		[[ -e $p ]] || continue
+		nsenter --net="/run/netns/$RX" "$BIN" --pin-path "$p" purge >/dev/null 2>&1 || true
+		rm -rf "$p"
+	done
+	ip netns del "$TX" 2>/dev/null || true
+	ip netns del "$RX" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rx() { nsenter --net="/run/netns/$RX" "$@"; }
+tx() { nsenter --net="/run/netns/$TX" "$@"; }
+# tm PIN ARGS: the binary under test, or --other's for an "other-" pin.
+tm() {
+	local bin=$BIN
+	[[ $1 == "$PIN"-other-* ]] && bin=$OTHER
+	rx "$bin" --pin-path "$1" "${@:2}"
+}
+
+ip netns add "$TX"
+ip netns add "$RX"
+ip link add vb0 netns "$TX" type veth peer name vb1 netns "$RX"
+tx ip addr add 198.18.7.1/24 dev vb0
+rx ip addr add 198.18.7.2/24 dev vb1
+tx ip link set vb0 up
+rx ip link set vb1 up
+rx ip link set lo up
+DST_MAC=$(ip -n "$RX" -br link show vb1 | awk '{print $3}')
+# The receiver: a UDP socket that is never read; datagrams past its buffer
+# are dropped there (UDP InErrors), after the whole receive path ran.
+nsenter --net="/run/netns/$RX" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.7.2", 9))
+time.sleep(86400)' >/dev/null &
+SINK_PID=$! # nsenter itself, which became python (not a subshell)
+
+# traffic_meter states, one pin path per rule count, loaded once, then
+# detached: each trial attaches, measures and detaches again.
+rules_file() { # N FILE: the two hosts of the bench and N-2 others
+	python3 - "$1" "$2" <<'PY'
+import json, random, sys
+n = int(sys.argv[1])
+random.seed(n)
+rules = {"198.18.7.1/32", "198.18.7.2/32"}
+while len(rules) < n:
+    a = random.getrandbits(24)
+    p = random.choice([24, 28, 32])
+    a &= (1 << 24) - (1 << (32 - p))
+    rules.add("10.%d.%d.%d/%d" % (a >> 16 & 255, a >> 8 & 255, a & 255, p))
+json.dump({"rules": sorted(rules)}, open(sys.argv[2], "w"))
+PY
+}
+for who in tm other; do
+	for r in 10 10k 1m; do
+		case $r in 10) n=10 ;; 10k) n=10000 ;; 1m) n=1000000 ;; esac
+		case " $CASES " in *" $who-$r-"*) ;; *) continue ;; esac
+		[[ $who == tm || -n $OTHER ]] || { echo "other- cases need --other BIN" >&2; exit 2; }
+		p=$PIN-$r
+		[[ $who == other ]] && p=$PIN-other-$r
+		[[ -e $WORK/rules-$r.json ]] || rules_file "$n" "$WORK/rules-$r.json"
+		tm "$p" load --dev vb1 --max-rules $((n + 1024)) >/dev/null
+		tm "$p" import --file "$WORK/rules-$r.json" >/dev/null
+		tm "$p" unload --dev vb1 >/dev/null
+	done
+done
+
+NFT_ELEMENTS="198.18.7.1, 198.18.7.2, 10.0.0.0/24, 10.0.1.0/24, 10.0.2.0/24, 10.0.3.0/24, 10.0.4.0/24, 10.0.5.0/24, 10.0.6.0/24, 10.0.7.0/24"
+pin_of() { # tm-R-MODE or other-R-MODE -> its pin path
+	local r=${1#*-}
+	r=${r%-*}
+	if [[ $1 == other-* ]]; then echo "$PIN-other-$r"; else echo "$PIN-$r"; fi
+}
+setup_case() { # CASE
+	case $1 in
+	none) ;;
+	empty | minimal)
+		local o=$EMPTY_O
+		[[ $1 == minimal ]] && o=$MINIMAL_O
+		rx tc qdisc add dev vb1 clsact
+		rx tc filter add dev vb1 ingress bpf direct-action obj "$o" sec tc
+		rx tc filter add dev vb1 egress bpf direct-action obj "$o" sec tc
+		;;
+	nft-set)
+		rx nft -f - <<-EOF
+		table netdev tm_vb {
+			set hosts { type ipv4_addr; flags interval; counter; elements = { $NFT_ELEMENTS } }
+			chain in { type filter hook ingress device "vb1" priority 0; ip saddr @hosts; ip daddr @hosts; }
+		}
+		EOF
+		;;
+	conntrack)
+		rx sysctl -qw net.netfilter.nf_conntrack_acct=1 2>/dev/null || true
+		rx nft -f - <<-'EOF'
+		table inet tm_vb_ct {
+			chain pre { type filter hook prerouting priority 0; ct state new,established counter; }
+		}
+		EOF
+		;;
+	tm-* | other-*)
+		tm "$(pin_of "$1")" load --dev vb1 --attach-mode "${1##*-}" >/dev/null
+		;;
+	esac
+}
+teardown_case() { # CASE
+	case $1 in
+	empty | minimal) rx tc qdisc del dev vb1 clsact ;;
+	nft-set) rx nft delete table netdev tm_vb ;;
+	conntrack)
+		rx nft delete table inet tm_vb_ct
+		command -v conntrack >/dev/null && rx conntrack -F >/dev/null 2>&1 || true
+		;;
+	tm-* | other-*) tm "$(pin_of "$1")" unload --dev vb1 >/dev/null ;;
+	esac
+}
+
+delivered() { rx awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $2 + $4 }' /proc/net/snmp; }
+cpu_busy_ns() { # user+nice+system+irq+softirq of $CPU, in ns
+	awk -v c="cpu$CPU" -v hz="$(getconf CLK_TCK)" '$1 == c { printf "%.0f", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
+}
+tm_up_packets() { # PIN
+	tm "$1" show --json --ip-address 198.18.7.1/32 | python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["up_packets"])'
+}
+
+RESULTS=$WORK/results.tsv
+BAD=0
+for flows in $FLOWS; do
+	# Warm-up, not recorded: the first trial after a pause runs slow.
+	tx taskset -c "$CPU" "$FLOOD" --dev vb0 --src 198.18.7.1 --dst 198.18.7.2 --dst-mac "$DST_MAC" \
+		--dport 9 --flows "$flows" --seconds 1 >/dev/null
+	for round in $(seq "$ROUNDS"); do
+		for c in $CASES; do
+			setup_case "$c"
+			tm_pin=
+			[[ $c == tm-* || $c == other-* ]] && tm_pin=$(pin_of "$c")
+			[[ -z $tm_pin ]] || t0=$(tm_up_packets "$tm_pin")
+			d0=$(delivered)
+			c0=$(cpu_busy_ns)
+			read -r _ sent secs < <(tx taskset -c "$CPU" "$FLOOD" --dev vb0 --src 198.18.7.1 \
+				--dst 198.18.7.2 --dst-mac "$DST_MAC" --dport 9 --flows "$flows" --seconds "$SECONDS_PER")
+			c1=$(cpu_busy_ns)
+			sleep 0.2
+			d1=$(delivered)
+			got=$((d1 - d0))
+			if [[ -n $tm_pin ]]; then
+				counted=$(($(tm_up_packets "$tm_pin") - t0))
+				if ((counted != got)); then
+					echo "MISMATCH $c flows=$flows round=$round: counted $counted, delivered $got" >&2
+					BAD=1
+				fi
+			fi
+			teardown_case "$c"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
+				"$((c1 - c0))" >>"$RESULTS"
+			printf '%-6s round %s %-16s %9s delivered / %9s sent in %ss\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" >&2
+		done
+	done
+done
+
+python3 - "$RESULTS" "$CASES" "$(nproc)" "$SECONDS_PER" "$ROUNDS" <<'PY'
+import statistics as st, sys
+path, cases, ncpu, secs, rounds = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5]
+rows = {}
+for line in open(path):
+    flows, rnd, case, got, sent, el, cpu = line.split("\t")
+    rows.setdefault(int(flows), {}).setdefault(case, {})[int(rnd)] = (int(got) / float(el), int(cpu) / max(int(got), 1))
+def med(xs):
+    return st.median(xs) if xs else float("nan")
+print(f"64-byte frames, {rounds} rounds of {secs} s per case, alternating; medians (per-round ratios and differences, then the median).\n")
+for flows, by_case in sorted(rows.items()):
+    print(f"### {flows} flow{'s' if flows > 1 else ''}\n")
+    print("| case | delivered pps | CPU ns/packet | ns added over no hook | x empty (pps) | x minimal (pps) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    rounds_of = lambda c: by_case.get(c, {})
+    for c in cases:
+        if c not in by_case:
+            continue
+        r = rounds_of(c)
+        pps = med([v[0] for v in r.values()])
+        ns = med([v[1] for v in r.values()])
+        def per_round(base, f):
+            b = rounds_of(base)
+            return med([f(r[k], b[k]) for k in r if k in b])
+        added = per_round("none", lambda a, b: a[1] - b[1]) if "none" in by_case else float("nan")
+        xe = per_round("empty", lambda a, b: a[0] / b[0]) if "empty" in by_case else float("nan")
+        xm = per_round("minimal", lambda a, b: a[0] / b[0]) if "minimal" in by_case else float("nan")
+        print(f"| {c} | {pps:,.0f} | {ns:.0f} | {added:+.0f} | {xe:.3f} | {xm:.3f} |")
+    print()
+PY
+if ((BAD)); then
+	echo "traffic_meter's counters differed from the delivered packets (above)" >&2
+	exit 1
+fi
+echo "traffic_meter's counters equalled the delivered packets in every trial."
