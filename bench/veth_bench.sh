@@ -12,6 +12,9 @@
 #   conntrack        conntrack with accounting (what nlbwmon reads)
 #   tm-R-MODE        traffic_meter with R = 10, 10k, 1M rules, attached
 #                    with TCX or with netlink (tc filters on clsact)
+#   tm-churn-MODE    10 rules and --max-flows 16384 (8,192 new flows kept):
+#                    with 64,000 flows every packet is a new flow that
+#                    evicts another (the first-packet cost under churn)
 #   other-R-MODE     the same with the binary given by --other BIN (A/B of
 #                    two builds in one run)
 # with 1 flow and with 64,000 flows (UDP source ports), 64-byte frames.
@@ -39,7 +42,7 @@ cd "$(dirname "$0")/.."
 
 BUILDDIR=builddir-bench
 ROUNDS=3 SECONDS_PER=2
-CASES="none empty minimal nft-set conntrack tm-10-tcx tm-10-netlink tm-10k-tcx tm-10k-netlink tm-1m-tcx tm-1m-netlink"
+CASES="none empty minimal nft-set conntrack tm-10-tcx tm-10-netlink tm-10k-tcx tm-10k-netlink tm-1m-tcx tm-1m-netlink tm-churn-tcx"
 FLOWS="1 64000"
 OTHER=
 while (($#)); do
@@ -49,7 +52,7 @@ while (($#)); do
 	--cases) CASES=$2 && shift 2 ;;
 	--flows) FLOWS=$2 && shift 2 ;;
 	--other) OTHER=$(realpath "$2") && shift 2 ;;
-	-h | --help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+	-h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
 	*) BUILDDIR=$1 && shift ;;
 	esac
 done
@@ -125,14 +128,15 @@ json.dump({"rules": sorted(rules)}, open(sys.argv[2], "w"))
 PY
 }
 for who in tm other; do
-	for r in 10 10k 1m; do
-		case $r in 10) n=10 ;; 10k) n=10000 ;; 1m) n=1000000 ;; esac
+	for r in 10 10k 1m churn; do
+		flows_opt=()
+		case $r in 10) n=10 ;; 10k) n=10000 ;; 1m) n=1000000 ;; churn) n=10 flows_opt=(--max-flows 16384) ;; esac
 		case " $CASES " in *" $who-$r-"*) ;; *) continue ;; esac
 		[[ $who == tm || -n $OTHER ]] || { echo "other- cases need --other BIN" >&2; exit 2; }
 		p=$PIN-$r
 		[[ $who == other ]] && p=$PIN-other-$r
 		[[ -e $WORK/rules-$r.json ]] || rules_file "$n" "$WORK/rules-$r.json"
-		tm "$p" load --dev vb1 --max-rules $((n + 1024)) >/dev/null
+		tm "$p" load --dev vb1 --max-rules $((n + 1024)) "${flows_opt[@]}" >/dev/null
 		tm "$p" import --file "$WORK/rules-$r.json" >/dev/null
 		tm "$p" unload --dev vb1 >/dev/null
 	done

@@ -10,6 +10,9 @@
 # "kernels: N passed, N failed". The kernel packages come from Debian's
 # mirror through private apt lists (the system's sources are untouched) and
 # are kept in $TM_KERNEL_CACHE (default /var/cache/traffic_meter-tests).
+# TM_VM_BENCH="DP_BENCH EMPTY_BPF_O [ARGS...]" also runs that benchmark in
+# the VM after the checks (bench/kernel_bench.sh); its output lines are
+# printed after the verdict.
 set -uo pipefail
 
 tm=$(realpath "${1:?usage: $0 TRAFFIC_METER [KERNEL...]}")
@@ -68,10 +71,17 @@ build_initramfs() {
 	kver=$(ls "$kroot/lib/modules")
 	mkdir -p "$root"/{bin,sbin,proc,sys,dev,run,tmp,modules,etc}
 	cp /bin/busybox "$root/bin/busybox"
-	for t in sh mount mkdir insmod ping poweroff cat echo grep sleep ulimit; do
+	for t in sh mount mkdir insmod ping poweroff cat echo grep sed sleep ulimit; do
 		ln -sf busybox "$root/bin/$t"
 	done
 	copy_with_libs "$root" "$tm" /usr/bin/ip /usr/bin/setpriv
+	if [[ -n ${TM_VM_BENCH:-} ]]; then
+		read -ra bench <<<"$TM_VM_BENCH"
+		copy_with_libs "$root" "$(realpath "${bench[0]}")"
+		mkdir -p "$root$(dirname "$(realpath "${bench[1]}")")"
+		cp "${bench[1]}" "$root$(realpath "${bench[1]}")"
+		echo "$(realpath "${bench[0]}") $(realpath "${bench[1]}") ${bench[*]:2}" >"$root/etc/tm_bench"
+	fi
 	for mod in drivers/net/veth net/sched/sch_ingress net/sched/cls_bpf; do
 		cp "$kroot/lib/modules/$kver/kernel/$mod.ko" "$root/modules/"
 	done
@@ -91,12 +101,15 @@ for v in "${kernels[@]}"; do
 		continue
 	fi
 	log=$work/console-$v.log
-	timeout --kill-after=5 240 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+	limit=240 mem=1024
+	[[ -z ${TM_VM_BENCH:-} ]] || limit=1800 mem=3072
+	timeout --kill-after=5 $limit qemu-system-x86_64 -accel tcg -m $mem -smp 2 -nographic -no-reboot \
 		-kernel "$work/vmlinuz-$v" -initrd "$work/initrd-$v.gz" \
 		-append "console=ttyS0 panic=-1 quiet TM=$tm" </dev/null >"$log" 2>&1
 	if grep -q "^TMK DONE" "$log" && ! grep -q "^TMK FAIL" "$log"; then
 		echo "PASS kernel-$v ($((SECONDS - start))s): $(grep -c '^TMK PASS' "$log") checks, $(grep -o 'TMK KERNEL .*' "$log" | head -1 | cut -d' ' -f3-)"
 		passed=$((passed + 1))
+		grep "^TMK BENCH" "$log" | cut -c11-
 	else
 		echo "FAIL kernel-$v ($((SECONDS - start))s)"
 		grep -E "^TMK|traffic_meter:" "$log" | sed 's/^/    | /' | tail -n 80

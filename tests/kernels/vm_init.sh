@@ -76,5 +76,8 @@ got=$(lp show --csv | grep '^198.18.0.2/32' | cut -d, -f3-)
 if [ "$got" = "512,4,512,4" ]; then echo "TMK PASS counts-after-reload"; else echo "TMK FAIL counts-after-reload: $got"; fi
 check unload lp unload --dev v0
 check purge lp purge
+if [ -f /etc/tm_bench ]; then # bench/kernel_bench.sh, as root
+	$(cat /etc/tm_bench) 2>&1 | sed 's/^/TMK BENCH /'
+fi
 echo "TMK DONE"
 poweroff -f
