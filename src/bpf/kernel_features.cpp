@@ -4,10 +4,22 @@
 #include <linux/bpf.h>
 
 #include <cstddef>
+#include <span>
 
 #include "util/fd.h"
 
 namespace tmeter {
+namespace {
+
+// Whether this kernel's verifier takes a tiny SCHED_CLS program, with the
+// caller's privileges: the probes below differ only in their instructions.
+bool kernel_loads(const char *name, std::span<const bpf_insn> insns)
+{
+	Fd fd(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL", insns.data(), insns.size(), nullptr));
+	return bool(fd);
+}
+
+} // namespace
 
 bool kernel_has_gso_size()
 {
@@ -18,9 +30,7 @@ bool kernel_has_gso_size()
 		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1},
 		{BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
 	};
-	Fd fd(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "tm_probe_gso", "GPL", insns,
-			    sizeof(insns) / sizeof(insns[0]), nullptr));
-	return bool(fd);
+	return kernel_loads("tm_probe_gso", insns);
 }
 
 bool kernel_allows_packet_access()
@@ -37,9 +47,7 @@ bool kernel_allows_packet_access()
 		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1},
 		{BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
 	};
-	Fd fd(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "tm_probe_pkt", "GPL", insns,
-			    sizeof(insns) / sizeof(insns[0]), nullptr));
-	return bool(fd);
+	return kernel_loads("tm_probe_pkt", insns);
 }
 
 EntryBuild entry_build_for_this_kernel()

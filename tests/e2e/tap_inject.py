@@ -20,6 +20,8 @@ import os
 import struct
 import sys
 
+from netns import libc, setns
+
 try:
     from scapy.all import (ICMP, IP, SCTP, SCTPChunkData, TCP, UDP, Ether, IPv6,
                            IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, Raw)
@@ -33,26 +35,13 @@ IFF_NAPI = 0x0010
 IFF_NAPI_FRAGS = 0x0020
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
-CLONE_NEWNET = 0x40000000
 
 VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4 = 1, 4, 5
 
-libc = ctypes.CDLL(None, use_errno=True)
-
 
 class Iovec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-def setns(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, f"setns {path}: {os.strerror(e)}")
-    finally:
-        os.close(fd)
 
 
 def open_tap(name, flags):

@@ -7,7 +7,6 @@ read from one to the other, unchanged. Bounded: exits after --timeout
 seconds or --max-packets packets. Touches --ready-file once both are open.
 """
 import argparse
-import ctypes
 import fcntl
 import os
 import select
@@ -15,22 +14,11 @@ import struct
 import sys
 import time
 
+from netns import setns, setns_fd
+
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
-CLONE_NEWNET = 0x40000000
-
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def setns(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, f"setns {path}: {os.strerror(e)}")
-    finally:
-        os.close(fd)
 
 
 def open_tun(ns, name):
@@ -53,7 +41,7 @@ def main():
     home = os.open("/proc/self/ns/net", os.O_RDONLY)
     a_fd = open_tun(a.ns1, a.if1)
     b_fd = open_tun(a.ns2, a.if2)
-    libc.setns(home, CLONE_NEWNET)
+    setns_fd(home, "setns back")
     peer = {a_fd: b_fd, b_fd: a_fd}
     if a.ready_file:
         open(a.ready_file, "w").close()
