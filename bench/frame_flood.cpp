@@ -91,12 +91,23 @@ Options parse(int argc, char **argv)
 	return o;
 }
 
+// The socket, closed on every way out of main.
+struct Socket {
+	int fd;
+	~Socket()
+	{
+		if (fd >= 0)
+			close(fd);
+	}
+};
+
 } // namespace
 
 int main(int argc, char **argv)
 {
 	const Options o = parse(argc, argv);
-	int fd = socket(AF_PACKET, SOCK_RAW, 0); // protocol 0: send only, receive nothing
+	const Socket sock{socket(AF_PACKET, SOCK_RAW, 0)}; // protocol 0: send only, receive nothing
+	const int fd = sock.fd;
 	if (fd < 0)
 		die("socket(AF_PACKET)");
 	int one = 1;
@@ -168,17 +179,19 @@ int main(int argc, char **argv)
 		}
 		int r = sendmmsg(fd, msgs.data(), n, 0);
 		if (r < 0) {
-			if (errno == ENOBUFS || errno == EAGAIN)
-				continue;
-			die("sendmmsg");
+			if (errno != ENOBUFS && errno != EAGAIN)
+				die("sendmmsg");
+			if (std::chrono::steady_clock::now() >= end) // bounded in time even then
+				break;
+			continue;
 		}
 		sent += unsigned(r);
+		// Steps of at most kBatch land in each window of 1024 once.
 		if ((sent & 1023) < kBatch && std::chrono::steady_clock::now() >= end)
 			break;
 	}
 	const double secs =
 		std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	std::printf("SENT %llu %.6f\n", static_cast<unsigned long long>(sent), secs);
-	close(fd);
 	return 0;
 }

@@ -15,7 +15,8 @@ namespace {
 // caller's privileges: the probes below differ only in their instructions.
 bool kernel_loads(const char *name, std::span<const bpf_insn> insns)
 {
-	Fd fd(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL", insns.data(), insns.size(), nullptr));
+	Fd fd(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL", insns.data(), insns.size(),
+			    nullptr));
 	return bool(fd);
 }
 
