@@ -31,9 +31,14 @@
 # tables show medians over rounds and medians of per-round ratios.
 # traffic_meter's counter for the sender's address is checked against the
 # delivered packets after every trial; a difference fails the run.
+# --prog-stats adds the ingress program's own ns per run, from the kernel's
+# BPF run-time statistics (BPF_ENABLE_STATS, held only while the bench runs):
+# the program alone, in the real receive path, with its cache misses but
+# without the noise of the rest of the path. It adds two clock reads to
+# every BPF case, so the other columns are better read from a run without.
 #
 # usage: bench/veth_bench.sh [BUILDDIR] [--rounds N] [--seconds S] [--cases LIST] [--flows LIST]
-#                            [--other BIN]
+#                            [--other BIN] [--prog-stats]
 #   defaults: builddir-bench, 3 rounds, 2 s per trial, every case, flows "1 64000"
 # Needs root; makes its own namespaces and pin paths; touches no host
 # interface. Prints markdown tables.
@@ -45,6 +50,7 @@ ROUNDS=3 SECONDS_PER=2
 CASES="none empty minimal nft-set conntrack tm-10-tcx tm-10-netlink tm-10k-tcx tm-10k-netlink tm-1m-tcx tm-1m-netlink tm-churn-tcx"
 FLOWS="1 64000"
 OTHER=
+PROG_STATS=0
 while (($#)); do
 	case $1 in
 	--rounds) ROUNDS=$2 && shift 2 ;;
@@ -52,7 +58,8 @@ while (($#)); do
 	--cases) CASES=$2 && shift 2 ;;
 	--flows) FLOWS=$2 && shift 2 ;;
 	--other) OTHER=$(realpath "$2") && shift 2 ;;
-	-h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+	--prog-stats) PROG_STATS=1 && shift ;;
+	-h | --help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
 	*) BUILDDIR=$1 && shift ;;
 	esac
 done
@@ -68,10 +75,11 @@ TX=tm-vb-$$-tx RX=tm-vb-$$-rx
 PIN=/sys/fs/bpf/tm-vb-$$
 WORK=$(mktemp -d /tmp/tm-vb.XXXXXX)
 CPU=$(($(nproc) - 1)) # sender and receive processing both run here
-SINK_PID=
+SINK_PID= STATS_PID=
 
 cleanup() {
 	[[ -z $SINK_PID ]] || kill "$SINK_PID" 2>/dev/null || true
+	[[ -z $STATS_PID ]] || kill "$STATS_PID" 2>/dev/null || true
 	local p
 	for p in "$PIN"-*; do
 		[[ -e $p ]] || continue
@@ -199,6 +207,34 @@ tm_up_packets() { # PIN
 	tm "$1" show --json --ip-address 198.18.7.1/32 | python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["up_packets"])'
 }
 
+# The ingress program of a case: traffic_meter's from its status, the
+# others' from their tc filter.
+ingress_prog_id() { # CASE
+	case $1 in
+	empty | minimal)
+		rx tc -j filter show dev vb1 ingress |
+			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
+		;;
+	tm-* | other-*)
+		tm "$(pin_of "$1")" status --json |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])'
+		;;
+	esac
+}
+prog_run_stats() { # ID: "run_time_ns run_cnt"
+	bpftool prog show id "$1" -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("run_time_ns", 0), d.get("run_cnt", 0))'
+}
+if ((PROG_STATS)); then
+	# BPF_ENABLE_STATS: statistics stay on while this process holds the fd.
+	python3 -c 'import ctypes, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+attr = ctypes.create_string_buffer(struct.pack("I", 0), 128)  # BPF_STATS_RUN_TIME
+if libc.syscall(321, 32, attr, 128) < 0:  # bpf(BPF_ENABLE_STATS)
+    raise SystemExit("BPF_ENABLE_STATS failed")
+time.sleep(86400)' &
+	STATS_PID=$!
+fi
+
 RESULTS=$WORK/results.tsv
 BAD=0
 for flows in $FLOWS; do
@@ -211,6 +247,11 @@ for flows in $FLOWS; do
 			tm_pin=
 			[[ $c == tm-* || $c == other-* ]] && tm_pin=$(pin_of "$c")
 			[[ -z $tm_pin ]] || t0=$(tm_up_packets "$tm_pin")
+			prog= p0="0 0"
+			if ((PROG_STATS)); then
+				prog=$(ingress_prog_id "$c")
+				[[ -z $prog ]] || p0=$(prog_run_stats "$prog")
+			fi
 			d0=$(delivered)
 			c0=$(cpu_busy_ns)
 			read -r _ sent secs < <(tx taskset -c "$CPU" "$FLOOD" --dev vb0 --src 198.18.7.1 \
@@ -226,28 +267,35 @@ for flows in $FLOWS; do
 					BAD=1
 				fi
 			fi
+			p1=$p0
+			[[ -z $prog ]] || p1=$(prog_run_stats "$prog")
+			read -r pt0 pc0 <<<"$p0"
+			read -r pt1 pc1 <<<"$p1"
 			teardown_case "$c"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
-				"$((c1 - c0))" >>"$RESULTS"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
+				"$((c1 - c0))" "$((pt1 - pt0))" "$((pc1 - pc0))" >>"$RESULTS"
 			printf '%-6s round %s %-16s %9s delivered / %9s sent in %ss\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" >&2
 		done
 	done
 done
 
-python3 - "$RESULTS" "$CASES" "$(nproc)" "$SECONDS_PER" "$ROUNDS" <<'PY'
+python3 - "$RESULTS" "$CASES" "$(nproc)" "$SECONDS_PER" "$ROUNDS" "$PROG_STATS" <<'PY'
 import statistics as st, sys
 path, cases, ncpu, secs, rounds = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5]
+prog_stats = sys.argv[6] == "1"
 rows = {}
 for line in open(path):
-    flows, rnd, case, got, sent, el, cpu = line.split("\t")
-    rows.setdefault(int(flows), {}).setdefault(case, {})[int(rnd)] = (int(got) / float(el), int(cpu) / max(int(got), 1))
+    flows, rnd, case, got, sent, el, cpu, pns, pcnt = line.split("\t")
+    prog_ns = int(pns) / int(pcnt) if int(pcnt) else float("nan")
+    rows.setdefault(int(flows), {}).setdefault(case, {})[int(rnd)] = (int(got) / float(el), int(cpu) / max(int(got), 1), prog_ns)
 def med(xs):
     return st.median(xs) if xs else float("nan")
 print(f"64-byte frames, {rounds} rounds of {secs} s per case, alternating; medians (per-round ratios and differences, then the median).\n")
 for flows, by_case in sorted(rows.items()):
     print(f"### {flows} flow{'s' if flows > 1 else ''}\n")
-    print("| case | delivered pps | CPU ns/packet | ns added over no hook | x empty (pps) | x minimal (pps) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    extra_head, extra_rule = (" program ns/run |", "---:|") if prog_stats else ("", "")
+    print("| case | delivered pps | CPU ns/packet | ns added over no hook | x empty (pps) | x minimal (pps) |" + extra_head)
+    print("|---|---:|---:|---:|---:|---:|" + extra_rule)
     rounds_of = lambda c: by_case.get(c, {})
     for c in cases:
         if c not in by_case:
@@ -261,7 +309,11 @@ for flows, by_case in sorted(rows.items()):
         added = per_round("none", lambda a, b: a[1] - b[1]) if "none" in by_case else float("nan")
         xe = per_round("empty", lambda a, b: a[0] / b[0]) if "empty" in by_case else float("nan")
         xm = per_round("minimal", lambda a, b: a[0] / b[0]) if "minimal" in by_case else float("nan")
-        print(f"| {c} | {pps:,.0f} | {ns:.0f} | {added:+.0f} | {xe:.3f} | {xm:.3f} |")
+        extra = ""
+        if prog_stats:
+            pn = [v[2] for v in r.values() if v[2] == v[2]]
+            extra = f" {med(pn):.1f} |" if pn else " |"
+        print(f"| {c} | {pps:,.0f} | {ns:.0f} | {added:+.0f} | {xe:.3f} | {xm:.3f} |{extra}")
     print()
 PY
 if ((BAD)); then
