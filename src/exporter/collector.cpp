@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <vector>
 
 #include "rules/rule_store.h"
 #include "state/state.h"
@@ -50,10 +51,15 @@ MetricsModel Collector::collect()
 		// The named set is chosen when the rules first cross the limit (the
 		// largest by total bytes) and kept; a named rule deleted since
 		// leaves room for the largest of the rest.
-		std::set<Cidr> live;
+		// A sorted vector, not a set: a million rules are 24 MB, not 80.
+		std::vector<Cidr> live;
+		live.reserve(rows.size());
 		for (const auto &r : rows)
-			live.insert(r.cidr);
-		std::erase_if(named_, [&](const Cidr &c) { return !live.contains(c); });
+			live.push_back(r.cidr);
+		std::sort(live.begin(), live.end());
+		std::erase_if(named_, [&](const Cidr &c) {
+			return !std::binary_search(live.begin(), live.end(), c);
+		});
 		if (named_.size() < max_series_) {
 			std::vector<const RuleCounters *> rest;
 			for (const auto &r : rows)

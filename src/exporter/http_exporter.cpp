@@ -1,5 +1,7 @@
 #include "exporter/http_exporter.h"
 
+#include <memory>
+
 #include <httplib.h>
 
 #include <fmt/format.h>
@@ -33,7 +35,18 @@ void HttpExporter::route(httplib::Server &srv)
 	srv.Get("/metrics", [this](const httplib::Request &req, httplib::Response &res) {
 		const Exposition format = negotiate(req);
 		try {
-			res.set_content(render_metrics(collector_.collect(), format), content_type(format));
+			// Read now (a failure is a 503), written while it is sent.
+			auto model = std::make_shared<const MetricsModel>(collector_.collect());
+			res.set_chunked_content_provider(
+				content_type(format), [model, format](size_t, httplib::DataSink &sink) {
+					bool open = true;
+					render_metrics(*model, format, [&](std::string_view piece) {
+						open = open && sink.write(piece.data(), piece.size());
+					});
+					if (open)
+						sink.done();
+					return open; // false: the scraper went away
+				});
 		} catch (const std::exception &e) {
 			res.status = 503;
 			res.set_content(fmt::format("cannot read the traffic_meter state: {}\n", e.what()),

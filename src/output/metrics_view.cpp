@@ -43,11 +43,12 @@ private:
 	bool om_;
 };
 
-// Rule series, written straight into the buffer with a compiled format: a
-// scrape of 100,000 rules is 400,000 lines.
+// Rule series, written straight into the buffer with a compiled format (a
+// scrape of 100,000 rules is 400,000 lines), handed on every 1 MiB.
 void rule_samples(std::string &out, const std::vector<RuleSeries> &rules, const char *name,
-		  bool bytes)
+		  bool bytes, const std::function<void(std::string_view)> &sink)
 {
+	constexpr size_t kFlushAt = 1 << 20;
 	for (const auto &r : rules) {
 		const uint64_t up = bytes ? r.up_bytes : r.up_packets;
 		const uint64_t down = bytes ? r.down_bytes : r.down_packets;
@@ -55,6 +56,10 @@ void rule_samples(std::string &out, const std::vector<RuleSeries> &rules, const 
 			       FMT_COMPILE("{0}{{rule=\"{1}\",family=\"{2}\",direction=\"up\"}} {3}\n"
 					   "{0}{{rule=\"{1}\",family=\"{2}\",direction=\"down\"}} {4}\n"),
 			       name, r.rule, r.family, up, down);
+		if (out.size() >= kFlushAt) {
+			sink(out);
+			out.clear();
+		}
 	}
 }
 
@@ -81,18 +86,19 @@ const char *content_type(Exposition format)
 		       : "text/plain; version=0.0.4; charset=utf-8";
 }
 
-std::string render_metrics(const MetricsModel &m, Exposition format)
+void render_metrics(const MetricsModel &m, Exposition format,
+		    const std::function<void(std::string_view)> &sink)
 {
 	std::string out;
-	out.reserve(m.rules.size() * 4 * 80 + 4096);
+	out.reserve((1 << 20) + 4096);
 	Writer w(out, format);
 	w.family("traffic_meter_bytes_total", "counter",
 		 "IP bytes per rule and direction, counted by the kernel since the rule was created "
 		 "in this boot.");
-	rule_samples(out, m.rules, "traffic_meter_bytes_total", true);
+	rule_samples(out, m.rules, "traffic_meter_bytes_total", true, sink);
 	w.family("traffic_meter_packets_total", "counter",
 		 "IP packets per rule and direction (an aggregate counts as its segments).");
-	rule_samples(out, m.rules, "traffic_meter_packets_total", false);
+	rule_samples(out, m.rules, "traffic_meter_packets_total", false, sink);
 	w.family("traffic_meter_rules_folded", "gauge",
 		 "Rules summed into rule=\"other\" beyond --max-series.");
 	w.sample("traffic_meter_rules_folded", "", m.rules_folded);
@@ -126,7 +132,15 @@ std::string render_metrics(const MetricsModel &m, Exposition format)
 		 "Time this scrape took to read the maps.");
 	w.sample("traffic_meter_scrape_duration_seconds", "", fmt::format("{:.6f}", m.scrape_seconds));
 	w.end();
-	return out;
+	sink(out);
+}
+
+std::string render_metrics(const MetricsModel &m, Exposition format)
+{
+	std::string all;
+	all.reserve(m.rules.size() * 4 * 80 + 4096);
+	render_metrics(m, format, [&](std::string_view piece) { all += piece; });
+	return all;
 }
 
 } // namespace tmeter

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "traffic_meter_kern_user.h"
@@ -34,6 +36,10 @@ struct MetricsModel {
 enum class Exposition { kPrometheusText, kOpenMetrics };
 
 std::string render_metrics(const MetricsModel &m, Exposition format);
+// The same, handed to `sink` in pieces of about 1 MiB: the exporter streams
+// them, so a scrape of a million series never holds its 300 MiB of text.
+void render_metrics(const MetricsModel &m, Exposition format,
+		    const std::function<void(std::string_view)> &sink);
 const char *content_type(Exposition format);
 
 // A label value as the exposition formats escape it.
