@@ -6,7 +6,8 @@
 # to the empty program in the same VM is the figure to compare, and the
 # same command runs on this machine's kernel for reference.
 #
-# usage: bench/kernel_bench.sh [BUILDDIR] [KERNEL...]   (default: builddir-bench, 5.10 6.1)
+# usage: [TM_DP_BENCH_ARGS=...] bench/kernel_bench.sh [BUILDDIR] [KERNEL...]
+#        (default: builddir-bench, 5.10 6.1)
 # Needs root. Prints each kernel's dp_bench table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,9 @@ shift || true
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
 ninja -C "$BUILDDIR" traffic_meter bench/dp_bench bpf/empty.bpf.o >/dev/null
 # 1,000 rules (--quick), IPv4, fewer repeats than on hardware: TCG is about
-# 20-50x slower.
-ARGS="--quick --family 4 --repeat 100000 --trials 5"
+# 20-50x slower. TM_DP_BENCH_ARGS replaces these (for instance
+# "--family 4 --max-rules 100000 --repeat 100000 --trials 5").
+ARGS=${TM_DP_BENCH_ARGS:-"--quick --family 4 --repeat 100000 --trials 5"}
 echo "## This machine ($(uname -r)), dp_bench $ARGS"
 echo
 "$BUILDDIR/bench/dp_bench" "$BUILDDIR/bpf/empty.bpf.o" $ARGS 2>/dev/null
