@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <ctime>
 
@@ -58,18 +59,27 @@ void reattach_configured(const Context &ctx, const std::vector<std::string> &nam
 	if (todo.empty())
 		return;
 	State state = State::open(ctx.pin_dir, Access::kWrite);
-	// The records of interfaces of those names that are gone go first.
+	// The records of interfaces of those names that are gone go first; the
+	// device that comes back gets the attach mode its predecessor had (an
+	// operator who chose tc filters keeps them).
+	std::map<std::string, AttachMode> mode_of;
 	for (const auto &[ifindex, rec] : attached_ifaces(state.maps())) {
 		char name[IF_NAMESIZE] = {};
+		const std::string recorded(rec.name);
 		if (!if_indextoname(unsigned(ifindex), name) &&
-		    std::find(names.begin(), names.end(), std::string(rec.name)) != names.end())
+		    std::find(names.begin(), names.end(), recorded) != names.end()) {
+			mode_of[recorded] =
+				rec.attach_mode == TM_ATTACH_NETLINK ? AttachMode::kNetlink : AttachMode::kAuto;
 			forget_iface(state.maps(), ifindex);
+		}
 	}
 	BpfObject obj = BpfObject::open(std::nullopt);
 	obj.reuse_if(state.maps(), [](std::string_view) { return true; });
 	obj.load(ctx.verbose);
 	for (const auto &link : todo) {
-		attach_interface(state, obj, link, AttachMode::kAuto, state.config().maps_gen);
+		auto mode = mode_of.find(link.name);
+		attach_interface(state, obj, link, mode == mode_of.end() ? AttachMode::kAuto : mode->second,
+				 state.config().maps_gen);
 		fmt::print("attached to {} again\n", link.name);
 	}
 	state.refresh_bookkeeping();

@@ -1465,6 +1465,66 @@ test_serve_max_series() {
 	wait "$SERVE_PID"
 }
 
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; 1 if it never held.
+wait_until() {
+	local tries=$(($1 * 10))
+	shift
+	while ((tries-- > 0)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# attach_mode_of IF: the attach mode `status --json` records for IF.
+attach_mode_of() {
+	tm status --json
+	printf '%s' "$OUT" | python3 -c 'import json, sys
+print(next((i["attach_mode"] for i in json.load(sys.stdin)["interfaces"] if i["name"] == sys.argv[1]), "none"))' "$1"
+}
+
+# serve's upkeep (SPEC §2), with no other command run meanwhile: a configured
+# interface that comes back with a new ifindex (a PPP or WireGuard device
+# re-created; a veth here) is attached again, in the mode it had, and counts
+# on; an upper device made on an attached one enters the once-per-host
+# bookkeeping.
+test_serve_upkeep() {
+	lab_pair || return 1
+	printf '{"interfaces": ["a0"], "rules": ["198.18.0.2"]}\n' >"$WORK/upkeep.json"
+	tm_ok load --dev a0 # the suite's attach mode (TCX, or tc filters in cli-netlink)
+	tm_ok apply --config "$WORK/upkeep.json"
+	local mode
+	mode=$(attach_mode_of a0)
+	ping_n "$A" 198.18.0.2 2 100 || fail "ping"
+	serve_start 19468 --config "$WORK/upkeep.json" || return 1
+	local old_ifindex
+	old_ifindex=$(ip -n "$A" -o link show a0 | cut -d: -f1)
+	ip -n "$A" link del a0
+	veth "$A" a0 198.18.0.1/24 "$B" b0 198.18.0.2/24 || return 1
+	[ "$(ip -n "$A" -o link show a0 | cut -d: -f1)" != "$old_ifindex" ] || fail "a0 kept its ifindex"
+	wait_until 10 grep -q "attached to a0 again" "$WORK/serve.out" ||
+		fail "serve did not attach a0 again: $(cat "$WORK/serve.out" "$WORK/serve.err")"
+	upkept_a0() { tm status --json && [ "$RC" -eq 0 ] && [[ $OUT == *'"name": "a0"'* ]]; }
+	wait_until 5 upkept_a0 || fail "status after re-attach: exit $RC: $OUT $ERR"
+	expect_eq "attach mode after re-attach" "$(attach_mode_of a0)" "$mode"
+	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
+	expect_eq "counted before and after the device came back" "$(counters 198.18.0.2/32)" \
+		"$((5 * 128)) 5 $((5 * 128)) 5"
+	# An upper device on attached a0; only serve runs meanwhile.
+	ip -n "$A" link add link a0 name mv0 type macvlan mode bridge
+	ip -n "$A" link set mv0 up
+	upper_known() {
+		tm status --json
+		printf '%s' "$OUT" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if d["upper_devices_current"] and any(u["name"] == "mv0" and u["all_lower_attached"] for u in d["upper_devices"]) else 1)'
+	}
+	wait_until 5 upper_known || fail "serve did not record mv0: $OUT"
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+	expect_eq "serve exits 0 on SIGTERM" "$?" 0
+}
+
 # watch --json during traffic at a known rate: 200 datagrams/s of 500 IP
 # bytes (800 kbit/s) one way, paced on the clock.
 test_watch_rates() {
