@@ -1090,13 +1090,16 @@ sys.exit(0 if c in (a, b) else f"a set of {len(c)} rules: {len(c & a)} of the fi
 PY
 }
 
-# Readers running beside import --replace see the old set or the new one.
+# Readers running beside import --replace (export, show --json and a
+# Prometheus scrape) see the old set or the new one, never a mix.
 test_readers_see_whole_sets() {
 	lab_pair || return 1
 	tm_ok load --dev a0
 	rules_file "$WORK/s1.json" 0 25000
 	rules_file "$WORK/s2.json" 3 25000
 	tm_ok import --file "$WORK/s1.json"
+	# The exporter reads as `export` and `show` do: a scrape sees a whole set too.
+	serve_start 19469 --max-series 100000 || return 1
 	(
 		for i in $(seq 16); do
 			f=$WORK/s1.json
@@ -1106,10 +1109,15 @@ test_readers_see_whole_sets() {
 	) &
 	local writer=$!
 	# One reader process: as many reads as possible while the writer runs.
-	python3 - "$writer" "$WORK/s1.json" "$WORK/s2.json" nsenter --net="/run/netns/$NS" "$TM_BIN" \
+	SCRAPE="nsenter --net=/run/netns/$NS curl -sf --max-time 20 http://127.0.0.1:19469/metrics" \
+		python3 - "$writer" "$WORK/s1.json" "$WORK/s2.json" nsenter --net="/run/netns/$NS" "$TM_BIN" \
 		--pin-path "$PIN" >"$WORK/reads" <<'PY'
-import ipaddress, json, os, subprocess, sys
+import ipaddress, json, os, re, subprocess, sys
 writer, f1, f2, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+scrape = os.environ["SCRAPE"].split()
+def scraped_rules():
+    text = subprocess.run(scrape, check=True, capture_output=True, text=True).stdout
+    return re.findall(r'^traffic_meter_bytes_total\{rule="([^"]+)",[^}]*direction="up"\}', text, re.M)
 def norm(rows):
     return frozenset(str(ipaddress.ip_network(r["rule"] if isinstance(r, dict) else r)) for r in rows)
 sets = [norm(json.load(open(f))["rules"]) for f in (f1, f2)]
@@ -1121,10 +1129,14 @@ def alive():
     except OSError:
         return False
 while alive():
-    for sub in (["export"], ["show", "--json"]):
-        seen = norm(json.loads(subprocess.run(cmd + sub, check=True, capture_output=True).stdout)["rules"])
+    for sub in (["export"], ["show", "--json"], None):
+        if sub is None:
+            seen = norm(scraped_rules())
+        else:
+            seen = norm(json.loads(subprocess.run(cmd + sub, check=True, capture_output=True).stdout)["rules"])
         if seen not in sets:
-            print(f"mixed after {good} good reads: {len(seen & sets[0])} + {len(seen & sets[1])} of {len(sets[0])}")
+            what = "a scrape" if sub is None else " ".join(sub)
+            print(f"{what} mixed after {good} good reads: {len(seen & sets[0])} + {len(seen & sets[1])} of {len(sets[0])}")
             sys.exit(1)
         good += 1
 print(good)
@@ -1135,6 +1147,8 @@ PY
 	((rc == 0)) || fail "a reader saw a mixed rule set: $n"
 	((rc != 0)) && n=0
 	((n >= 3)) || fail "only $n reads overlapped the writer"
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
 }
 
 # kill_at MS ARGS...: starts traffic_meter ARGS and SIGKILLs it after MS ms
