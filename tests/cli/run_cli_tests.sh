@@ -77,6 +77,17 @@ ping_n() {
 	nsenter --net="/run/netns/$1" ping -q -n -c "$3" -s "$4" -i 0.01 -W 2 -w 10 "$2" >/dev/null
 }
 
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; 1 if it never held.
+wait_until() {
+	local tries=$(($1 * 10))
+	shift
+	while ((tries-- > 0)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # ---------------------------------------------------------------- running tm
 
 NS=""  # namespace tm runs in
@@ -934,26 +945,42 @@ as_caps() {
 	ERR=$(cat "$WORK/err")
 }
 
-# SPEC §5: every command with CAP_BPF and CAP_NET_ADMIN alone; the readers
-# with CAP_BPF alone; a missing capability named.
+# SPEC §5: every command with CAP_BPF and CAP_NET_ADMIN alone (the systemd
+# unit's bounding set: apply, restore and serve included); the readers with
+# CAP_BPF alone; a missing capability named.
 test_least_privilege() {
 	lab_pair || return 1
 	echo '["198.18.0.0/24", "2001:db8::/64"]' >"$WORK/rules.json"
+	echo '{"interfaces": ["a0"], "rules": ["198.18.0.2", "2001:db8::/64"]}' >"$WORK/lp-config.json"
 	local cmd
 	for cmd in "load --dev a0" "add --ip-address 198.18.0.2" "import --file $WORK/rules.json" \
 		"show" "list" "export" "status" "reset" "del --ip-address 198.18.0.0/24" \
-		"load --dev a0" "unload --dev a0" "load --dev a0"; do
+		"load --dev a0" "unload --dev a0" "load --dev a0" "apply --config $WORK/lp-config.json" \
+		"save --file $WORK/lp-state.json" "restore --file $WORK/lp-state.json"; do
 		# shellcheck disable=SC2086
 		as_caps +bpf,+net_admin $cmd
 		expect_eq "'$cmd' with CAP_BPF and CAP_NET_ADMIN: exit ($ERR)" "$RC" 0
 	done
 	ping_n "$A" 198.18.0.2 3 100 || fail "ping"
-	for cmd in show list export status "show --json"; do
+	for cmd in show list export status "show --json" "watch --count 1 --json --interval 0.2"; do
 		# shellcheck disable=SC2086
 		as_caps +bpf $cmd
 		expect_eq "'$cmd' with CAP_BPF alone: exit ($ERR)" "$RC" 0
 	done
+	expect_contains "watch under least privilege" "$OUT" '"198.18.0.2/32"'
 	expect_eq "counted under least privilege" "$(counters 198.18.0.2/32)" "384 3 384 3"
+	# The exporter as the unit runs it.
+	nsenter --net="/run/netns/$NS" setpriv --inh-caps=-all,+bpf,+net_admin --ambient-caps=-all,+bpf,+net_admin \
+		--bounding-set=-all,+bpf,+net_admin "$TM_BIN" --pin-path "$PIN" serve --listen 127.0.0.1:19470 \
+		--state-file "$WORK/lp-serve.json" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+	SERVE_PID=$!
+	wait_until 5 scrape 19470 /healthz >/dev/null || fail "serve under least privilege: $(cat "$WORK/serve.err")"
+	expect_contains "a scrape under least privilege" "$(scrape 19470 /metrics)" \
+		'traffic_meter_bytes_total{rule="198.18.0.2/32",family="ipv4",direction="up"} 384'
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+	expect_eq "serve under least privilege exits 0 ($(cat "$WORK/serve.err"))" "$?" 0
+	[ -s "$WORK/lp-serve.json" ] || fail "no checkpoint under least privilege"
 	as_caps +bpf load --dev a0
 	expect_eq "load without CAP_NET_ADMIN" "$RC" 1
 	expect_contains "load without CAP_NET_ADMIN names it" "$ERR" "missing CAP_NET_ADMIN"
@@ -1477,17 +1504,6 @@ test_serve_max_series() {
 	expect_eq "other sums the folded" "$(metric "$m" traffic_meter_bytes_total 'rule="other",family="any",direction="up"')" $((12 * 928))
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID"
-}
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; 1 if it never held.
-wait_until() {
-	local tries=$(($1 * 10))
-	shift
-	while ((tries-- > 0)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # attach_mode_of IF: the attach mode `status --json` records for IF.
