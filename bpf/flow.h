@@ -66,12 +66,35 @@ static __always_inline void tm_resolve(struct tm_scratch *s, struct tm_flow_valu
 	fv->rules_gen = rules_gen;
 }
 
-/* The flow's entry in either table, or NULL. */
-static __always_inline struct tm_flow_value *tm_find_flow(const struct tm_flow_key *k)
+/*
+ * The entry of the flow whose key is s->fkey in either table, or NULL.
+ * Each CPU looks first in the table it last found a flow in: a stream of
+ * one-way flows (a UDP flood, a scan) lives in tm_flows_new and then costs
+ * one lookup a packet instead of two; two-way traffic switches the order
+ * back. Only the order depends on the hint. On a hit, s->new_first says
+ * where the entry is (0: tm_flows, a two-way flow).
+ */
+static __always_inline struct tm_flow_value *tm_find_flow(struct tm_scratch *s)
 {
-	struct tm_flow_value *fv = bpf_map_lookup_elem(&tm_flows, k);
+	const struct tm_flow_key *k = &s->fkey;
+	struct tm_flow_value *fv;
 
-	return fv ? fv : bpf_map_lookup_elem(&tm_flows_new, k);
+	if (s->new_first) {
+		fv = bpf_map_lookup_elem(&tm_flows_new, k);
+		if (fv)
+			return fv;
+		fv = bpf_map_lookup_elem(&tm_flows, k);
+		if (fv)
+			s->new_first = 0;
+		return fv;
+	}
+	fv = bpf_map_lookup_elem(&tm_flows, k);
+	if (fv)
+		return fv;
+	fv = bpf_map_lookup_elem(&tm_flows_new, k);
+	if (fv)
+		s->new_first = 1;
+	return fv;
 }
 
 /*
@@ -86,27 +109,12 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __
 {
 	const struct tm_flow_key *k = &s->fkey;
 	struct tm_flow_value *fresh = &s->fval;
-	struct tm_flow_value *fv;
+	struct tm_flow_value *fv = tm_find_flow(s);
 
-	if (!s->new_first) {
-		fv = bpf_map_lookup_elem(&tm_flows, k);
-		if (fv) {
-			if (syn >= 0 && fv->originator != syn)
-				fv->originator = syn; /* a new connection on a reused 5-tuple */
-			return fv;
-		}
-	}
-	fv = bpf_map_lookup_elem(&tm_flows_new, k);
-	if (!fv && s->new_first) {
-		fv = bpf_map_lookup_elem(&tm_flows, k);
-		if (fv) {
-			s->new_first = 0;
-			if (syn >= 0 && fv->originator != syn)
-				fv->originator = syn;
-			return fv;
-		}
-	} else if (fv) {
-		s->new_first = 1;
+	if (fv && !s->new_first) { /* two-way */
+		if (syn >= 0 && fv->originator != syn)
+			fv->originator = syn; /* a new connection on a reused 5-tuple */
+		return fv;
 	}
 	if (fv) {
 		if (syn >= 0)
@@ -158,7 +166,7 @@ static __always_inline int tm_count_icmp_error(struct tm_scratch *s)
 	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey);
 	__u8 originator;
 
-	fv = tm_find_flow(&s->fkey);
+	fv = tm_find_flow(s);
 	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
 	originator = fv ? fv->originator : quoted_sender;
 	s->ref[0] = tm_match_rule(s, p->family, p->t.saddr);

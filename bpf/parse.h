@@ -403,10 +403,7 @@ struct tm_scratch {
 	struct tm_rule_ref ref[2];
 	__u32 u32key;
 	/* Kept from packet to packet on this CPU (nothing clears it): the flow
-	 * table the last known flow was found in. A stream of one-way flows
-	 * (a UDP flood, a scan, a one-way stream) lives in tm_flows_new and
-	 * then costs one lookup a packet instead of two; two-way traffic
-	 * switches it back. Only the order of the lookups depends on it. */
+	 * table to look in first (tm_find_flow in flow.h). */
 	__u8 new_first;
 };
 
