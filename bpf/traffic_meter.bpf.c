@@ -131,15 +131,13 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		return tm_handle(skb, l3, egress, gso_size, fast);                                 \
 	}
 
-TM_ENTRY(tm_ingress_eth, 0, 0, 1, 1)
-TM_ENTRY(tm_egress_eth, 0, 1, 1, 1)
-TM_ENTRY(tm_ingress_l3, 1, 0, 1, 1)
-TM_ENTRY(tm_egress_l3, 1, 1, 1, 1)
-TM_ENTRY(tm_ingress_eth_slow, 0, 0, 1, 0)
-TM_ENTRY(tm_egress_eth_slow, 0, 1, 1, 0)
-TM_ENTRY(tm_ingress_l3_slow, 1, 0, 1, 0)
-TM_ENTRY(tm_egress_l3_slow, 1, 1, 1, 0)
-TM_ENTRY(tm_ingress_eth_compat, 0, 0, 0, 0)
-TM_ENTRY(tm_egress_eth_compat, 0, 1, 0, 0)
-TM_ENTRY(tm_ingress_l3_compat, 1, 0, 0, 0)
-TM_ENTRY(tm_egress_l3_compat, 1, 1, 0, 0)
+/* One build: its four entry points (the loader picks them by these names). */
+#define TM_BUILD(suffix, gso_size, fast)                                                           \
+	TM_ENTRY(tm_ingress_eth##suffix, 0, 0, gso_size, fast)                                     \
+	TM_ENTRY(tm_egress_eth##suffix, 0, 1, gso_size, fast)                                      \
+	TM_ENTRY(tm_ingress_l3##suffix, 1, 0, gso_size, fast)                                      \
+	TM_ENTRY(tm_egress_l3##suffix, 1, 1, gso_size, fast)
+
+TM_BUILD(, 1, 1)
+TM_BUILD(_slow, 1, 0)
+TM_BUILD(_compat, 0, 0)
