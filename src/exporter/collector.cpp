@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <vector>
 
+#include "output/counters_view.h"
 #include "rules/rule_store.h"
 #include "state/state.h"
 #include "state/status_model.h"
@@ -17,8 +17,6 @@ RuleSeries series_of(const RuleCounters &r)
 	return {r.cidr.str(), std::string(r.cidr.family_name()), r.up_bytes, r.up_packets,
 		r.down_bytes, r.down_packets};
 }
-
-uint64_t total(const RuleCounters &r) { return r.up_bytes + r.down_bytes; }
 
 } // namespace
 
@@ -68,7 +66,7 @@ MetricsModel Collector::collect()
 			const size_t want = max_series_ - named_.size();
 			std::partial_sort(rest.begin(), rest.begin() + std::min(want, rest.size()), rest.end(),
 					  [](const RuleCounters *a, const RuleCounters *b) {
-						  return total(*a) > total(*b);
+						  return total_bytes(*a) > total_bytes(*b);
 					  });
 			for (size_t i = 0; i < want && i < rest.size(); ++i)
 				named_.insert(rest[i]->cidr);

@@ -21,7 +21,7 @@ uint64_t sort_value(const RuleCounters &r, SortKey key)
 	case SortKey::kDown:
 		return r.down_bytes;
 	case SortKey::kTotal:
-		return r.up_bytes > UINT64_MAX - r.down_bytes ? UINT64_MAX : r.up_bytes + r.down_bytes;
+		return total_bytes(r);
 	}
 	return 0;
 }
@@ -63,6 +63,11 @@ void append_counter_fields(std::string &out, const RuleCounters &r)
 {
 	append_row(out, FMT_COMPILE(R"("up_bytes": {}, "up_packets": {}, "down_bytes": {}, "down_packets": {})"),
 		   r.up_bytes, r.up_packets, r.down_bytes, r.down_packets);
+}
+
+uint64_t total_bytes(const RuleCounters &r)
+{
+	return r.up_bytes > UINT64_MAX - r.down_bytes ? UINT64_MAX : r.up_bytes + r.down_bytes;
 }
 
 void sort_rows(std::vector<RuleCounters> &rows, std::optional<SortKey> key)

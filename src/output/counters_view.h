@@ -24,6 +24,8 @@ struct ShowOptions {
 // Rows arrive in SPEC order (IPv4 first, address, prefix); --sort reorders
 // by bytes, largest first, keeping that order among equals.
 void sort_rows(std::vector<RuleCounters> &rows, std::optional<SortKey> key);
+// Bytes both ways (saturating): what --sort total and --max-series rank by.
+uint64_t total_bytes(const RuleCounters &r);
 
 std::string render_counters(const std::vector<RuleCounters> &rows, const ShowOptions &opts);
 // The same, handed to `sink` in pieces (a million rows never sit in memory
