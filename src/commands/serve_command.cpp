@@ -6,9 +6,9 @@
 #include <signal.h>
 
 #include <chrono>
-#include <map>
 #include <cstdio>
 #include <ctime>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -20,6 +20,7 @@
 #include "persist/state_file.h"
 #include "state/attach.h"
 #include "state/ifaces.h"
+#include "state/provision.h"
 #include "state/state.h"
 #include "util/error.h"
 #include "util/read_file.h"
@@ -73,9 +74,7 @@ void reattach_configured(const Context &ctx, const std::vector<std::string> &nam
 			forget_iface(state.maps(), ifindex);
 		}
 	}
-	BpfObject obj = BpfObject::open(std::nullopt);
-	obj.reuse_if(state.maps(), [](std::string_view) { return true; });
-	obj.load(ctx.verbose);
+	BpfObject obj = load_object_on(state, ObjectOptions{std::nullopt, ctx.verbose});
 	for (const auto &link : todo) {
 		auto mode = mode_of.find(link.name);
 		attach_interface(state, obj, link, mode == mode_of.end() ? AttachMode::kAuto : mode->second,
