@@ -4,7 +4,10 @@
 // as the floor. Rules go in through RuleStore, as `add` and `import` do.
 //
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
-//        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--spin SECONDS] [--one-way]
+//        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]
+//        [--spin SECONDS] [--one-way]
+// --base-object: the 2-rule twin runs that build instead, so that "vs 2 rules" is an A/B of
+// two builds in the same trials (an established flow never walks the tries).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -318,14 +321,14 @@ int run(int argc, char **argv)
 {
 	if (argc < 2) {
 		std::fprintf(stderr, "usage: %s EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6] "
-			     "[--max-rules N] [--object FILE] [--spin SECONDS] [--one-way]\n",
+			     "[--max-rules N] [--object FILE] [--base-object FILE] [--spin SECONDS] [--one-way]\n",
 			     argv[0]);
 		return 2;
 	}
 	Runner runner;
 	bool quick = false;
 	double spin_seconds = 0;
-	std::string object_file;
+	std::string object_file, base_object_file;
 	bool one_way = false;
 	int only_family = 0;
 	uint32_t max_rules_case = kMaxRules;
@@ -339,6 +342,8 @@ int run(int argc, char **argv)
 			spin_seconds = std::stod(argv[++i]); // for perf: run the first case only
 		else if (a == "--object" && i + 1 < argc)
 			object_file = argv[++i];
+		else if (a == "--base-object" && i + 1 < argc)
+			base_object_file = argv[++i];
 		else if (a == "--family" && i + 1 < argc)
 			only_family = std::stoi(argv[++i]);
 		else if (a == "--max-rules" && i + 1 < argc)
@@ -380,7 +385,7 @@ int run(int argc, char **argv)
 
 		// dp grows from 2 to 1,000,000 rules; base keeps the 2 the packet
 		// matches, and is timed alongside for the "rules do not matter" target.
-		Dataplane dp(object_file), base(object_file);
+		Dataplane dp(object_file), base(base_object_file.empty() ? object_file : base_object_file);
 		const auto all_rules = make_rules(family, quick ? 1000 : max_rules_case, rng);
 		base.add_rules({all_rules.begin(), all_rules.begin() + 2});
 		uint32_t have = 0;

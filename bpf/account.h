@@ -14,11 +14,11 @@ static __always_inline struct tm_rule_ref tm_match_rule(struct tm_scratch *s, __
 
 	if (family == TM_FAMILY_IPV4) {
 		s->k4.prefixlen = 32;
-		__builtin_memcpy(s->k4.addr, addr, 4);
+		__builtin_memcpy(s->k4.addr, TM_CADDR(addr), 4);
 		ref = bpf_map_lookup_elem(&tm_rules_v4, &s->k4);
 	} else {
 		s->k6.prefixlen = 128;
-		__builtin_memcpy(s->k6.addr, addr, 16);
+		__builtin_memcpy(s->k6.addr, TM_CADDR(addr), 16);
 		ref = bpf_map_lookup_elem(&tm_rules_v6, &s->k6);
 	}
 	return ref ? *ref : none;

@@ -17,8 +17,8 @@ static __always_inline int tm_endpoint_less(const __u8 *a, __u16 aport, const __
 
 #pragma unroll
 	for (i = 0; i < 4; i++) {
-		__builtin_memcpy(&x, a + 4 * i, 4);
-		__builtin_memcpy(&y, b + 4 * i, 4);
+		__builtin_memcpy(&x, TM_CADDR(a) + 4 * i, 4);
+		__builtin_memcpy(&y, TM_CADDR(b) + 4 * i, 4);
 		if (x != y)
 			return x < y;
 	}

@@ -48,6 +48,42 @@ static __always_inline __u32 tm_ingress_role(struct __sk_buff *skb, struct tm_sc
 	return iface ? iface->role : 0;
 }
 
+/*
+ * From a parsed packet (s->p) on: the upper-device check at egress, then
+ * the packet's flow and rules' counters. tm_handle() inlines it twice:
+ * after the fast parse, where the compiler keeps what the parse found in
+ * registers and drops what that parse never sets (ICMP errors, fragments),
+ * and after the general parse and tm_forget(), where every input is read
+ * back from the scratch.
+ */
+static __always_inline void tm_count_parsed(struct tm_percpu *cpu, struct tm_scratch *s,
+					    const int egress, __u32 role, __u32 rules_gen)
+{
+	struct tm_packet *p = &s->p;
+	struct tm_stats *stats = &cpu->stats;
+	int counted;
+
+	if (egress && role == TM_ROLE_UPPER_PARTIAL && p->sig == cpu->ingress_sig) {
+		cpu->ingress_sig = 0;
+		stats->egress_skipped++;
+		return;
+	}
+	if (!egress)
+		cpu->ingress_sig = p->sig;
+	if (p->gso_from_size)
+		stats->gso_from_size++;
+
+	if (p->icmp_error) {
+		counted = tm_count_icmp_error(s);
+	} else {
+		tm_track_fragment(s);
+		counted = tm_count_flow(s, rules_gen, stats);
+	}
+	/* Not an if/else: see tm_add(). */
+	stats->counted += counted != 0;
+	stats->no_rule += counted == 0;
+}
+
 static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device, const int egress,
 				     const int has_gso_size, const int fast)
 {
@@ -56,12 +92,16 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	struct tm_packet *p;
 	struct tm_stats *stats;
 	struct tm_config *cfg;
-	__u32 zero = 0, role = 0;
-	int counted;
+	__u32 zero = 0, role = 0, rules_gen;
 
 	cpu = bpf_map_lookup_elem(&tm_percpu, &zero);
 	if (!cpu)
 		return TC_ACT_UNSPEC;
+	/* Before the parse: no helper call (opaque to the compiler) may come
+	 * between the parse and the flow code, or the compiler forgets what
+	 * the parse stored and reads it all back. */
+	cfg = bpf_map_lookup_elem(&tm_config, &zero);
+	rules_gen = cfg ? cfg->rules_gen : 0;
 	stats = &cpu->stats;
 	s = (struct tm_scratch *)cpu->scratch;
 	p = &s->p;
@@ -78,16 +118,15 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 
 	__builtin_memset(p, 0, sizeof(*p));
 	if (fast && tm_parse_fast(skb, l3_device ? 0 : ETH_HLEN, has_gso_size, p)) {
-		s->status = TM_PARSED;
-	} else {
-		/* Headers a driver left in page fragments: the linear part is
-		 * shorter than 64 bytes of a longer packet. */
-		if (fast && skb->len >= 64 &&
-		    (void *)(long)skb->data + 64 > (void *)(long)skb->data_end)
-			stats->paged++;
-		s->status = tm_parse_slow(skb, l3_device, has_gso_size, s);
+		tm_count_parsed(cpu, s, egress, role, rules_gen);
+		return TC_ACT_UNSPEC;
 	}
-	tm_forget(); /* one flow and counter path for every parse outcome */
+	/* Headers a driver left in page fragments: the linear part is
+	 * shorter than 64 bytes of a longer packet. */
+	if (fast && skb->len >= 64 && (void *)(long)skb->data + 64 > (void *)(long)skb->data_end)
+		stats->paged++;
+	s->status = tm_parse_slow(skb, l3_device, has_gso_size, s);
+	tm_forget(); /* one flow and counter path for every outcome of this parse */
 	switch (s->status) {
 	case TM_NOT_IP:
 		stats->not_ip++;
@@ -101,26 +140,7 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	default:
 		break;
 	}
-	if (egress && role == TM_ROLE_UPPER_PARTIAL && p->sig == cpu->ingress_sig) {
-		cpu->ingress_sig = 0;
-		stats->egress_skipped++;
-		return TC_ACT_UNSPEC;
-	}
-	if (!egress)
-		cpu->ingress_sig = p->sig;
-	if (p->gso_from_size)
-		stats->gso_from_size++;
-
-	if (p->icmp_error) {
-		counted = tm_count_icmp_error(s);
-	} else {
-		cfg = bpf_map_lookup_elem(&tm_config, &zero);
-		tm_track_fragment(s);
-		counted = tm_count_flow(s, cfg ? cfg->rules_gen : 0, stats);
-	}
-	/* Not an if/else: see tm_add(). */
-	stats->counted += counted != 0;
-	stats->no_rule += counted == 0;
+	tm_count_parsed(cpu, s, egress, role, rules_gen);
 	return TC_ACT_UNSPEC;
 }
 

@@ -950,6 +950,13 @@ as_caps() {
 # CAP_BPF alone; a missing capability named.
 test_least_privilege() {
 	lab_pair || return 1
+	# A bpffs of its own: without CAP_SYS_ADMIN `load` cannot mount one, and
+	# a fresh machine may have none at /sys/fs/bpf.
+	local root="$WORK/lp-bpffs"
+	mkdir -p "$root" && mount -t bpf bpf "$root" || return 1
+	MOUNTS+=("$root")
+	PIN=$root/tm
+	PIN_PATHS+=("$PIN")
 	echo '["198.18.0.0/24", "2001:db8::/64"]' >"$WORK/rules.json"
 	echo '{"interfaces": ["a0"], "rules": ["198.18.0.2", "2001:db8::/64"]}' >"$WORK/lp-config.json"
 	local cmd
