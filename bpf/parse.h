@@ -696,8 +696,8 @@ static __always_inline int tm_parse_quoted(struct __sk_buff *skb, struct tm_scra
 /* Everything the fast path leaves, link layer first; the working state is
  * s (map memory), the result s->p. A BPF subprogram, not inlined: it is
  * most of the program's code, and out of line it no longer sits between
- * the blocks of the fast path (13 KB of instructions per entry point
- * instead of 23). */
+ * the blocks of the fast path (each entry point's own code is 10 KB of
+ * BPF instructions instead of 23). */
 static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
 					 const int has_gso_size, struct tm_scratch *s)
 {
