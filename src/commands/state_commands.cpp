@@ -15,8 +15,6 @@ namespace {
 // A state file holds about 120 bytes a rule: room for millions.
 constexpr size_t kMaxStateFileBytes = size_t(1) << 30;
 
-uint64_t file_signature(const std::string &text) { return std::hash<std::string>{}(text) | 1; }
-
 } // namespace
 
 int cmd_save(const Context &ctx, const std::filesystem::path &file)
@@ -47,7 +45,7 @@ int cmd_restore(const Context &ctx, const std::filesystem::path &file, bool if_e
 			   file.string(), saved.saved_at);
 		return kExitOk;
 	}
-	const uint64_t sig = file_signature(text);
+	const uint64_t sig = state_file_signature(text);
 	if (cfg.restored == sig) {
 		fmt::print("{} (saved at {}) was restored already in this boot: nothing added\n",
 			   file.string(), saved.saved_at);

@@ -121,6 +121,15 @@ SavedState parse_state_file(const std::string &text, const std::string &name)
 	return s;
 }
 
+uint64_t state_file_signature(std::string_view text)
+{
+	const auto *bytes = reinterpret_cast<const Bytef *>(text.data());
+	const auto size = uInt(text.size());
+	const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), bytes, size);
+	const uint64_t adler = adler32(adler32(0L, Z_NULL, 0), bytes, size);
+	return (crc << 32 | adler) | 1;
+}
+
 void write_file_atomically(const std::filesystem::path &path, const std::string &text)
 {
 	const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");

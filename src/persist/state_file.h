@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/rule_store.h"
@@ -32,6 +33,13 @@ std::string render_state_file(const SavedState &s);
 // Throws a usage Error naming what is wrong (not JSON, truncated, checksum,
 // unknown format or version, a bad rule).
 SavedState parse_state_file(const std::string &text, const std::string &name);
+
+// What `restore` records in the state (tm_config.restored) so that a second
+// restore of the same file in one boot adds nothing: CRC-32 and Adler-32 of
+// the whole text, a value that is the same whichever build computes it
+// (a binary upgraded between two restores must still recognize the file).
+// Never 0, which means "nothing restored".
+uint64_t state_file_signature(std::string_view text);
 
 // Temporary file in the same directory, fsync, rename over `path`, fsync of
 // the directory: the file is the old one or the new one, whole.
