@@ -46,7 +46,10 @@ int cmd_restore(const Context &ctx, const std::filesystem::path &file, bool if_e
 		return kExitOk;
 	}
 	const uint64_t sig = state_file_signature(text);
-	if (cfg.restored == sig) {
+	// Releases before this one recorded std::hash of the text: an upgrade
+	// within the boot must not add that restore's figures a second time.
+	const uint64_t legacy_sig = std::hash<std::string>{}(text) | 1;
+	if (cfg.restored == sig || cfg.restored == legacy_sig) {
 		fmt::print("{} (saved at {}) was restored already in this boot: nothing added\n",
 			   file.string(), saved.saved_at);
 		return kExitOk;
