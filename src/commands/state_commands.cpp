@@ -1,4 +1,7 @@
 // save, restore: rules and figures through a reboot (SPEC §2).
+#include <functional>
+#include <string>
+
 #include <fmt/format.h>
 
 #include "commands/commands.h"
