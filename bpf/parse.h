@@ -144,7 +144,7 @@ struct tm_l4_head {
  * a multiple of 4 bytes. Saying so lets the compiler move addresses in
  * words: for a byte pointer of unknown alignment the BPF target copies and
  * compares byte by byte (it has no unaligned access of its own): a 16-byte
- * copy becomes 32 instructions, a 4-byte compare 14. Packet data is
+ * copy becomes 32 instructions, a 4-byte load 10. Packet data is
  * read in words too, as the IPv4 header's addresses always were: the
  * verifier allows unaligned packet loads where the CPU has them cheap.
  */
