@@ -42,9 +42,24 @@ public:
 	Screen &operator=(const Screen &) = delete;
 };
 
-volatile sig_atomic_t g_stop = 0; // set by SIGINT/SIGTERM: leave the loop, restore the screen
-
-void on_signal(int) { g_stop = 1; }
+// Sleeps until `next`; false if SIGINT or SIGTERM came first. `stop` (the
+// two signals, blocked by the caller) is null where they keep their
+// default action.
+bool sleep_until(Clock::time_point next, const sigset_t *stop)
+{
+	for (Clock::time_point now; (now = Clock::now()) < next;) {
+		if (!stop) {
+			std::this_thread::sleep_for(next - now);
+			continue;
+		}
+		const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(next - now);
+		const timespec ts{time_t(left.count() / 1000000000), long(left.count() % 1000000000)};
+		const int sig = sigtimedwait(stop, nullptr, &ts);
+		if (sig == SIGINT || sig == SIGTERM)
+			return false;
+	}
+	return true;
+}
 
 } // namespace
 
@@ -52,21 +67,23 @@ int cmd_watch(const Context &ctx, const WatchArgs &args)
 {
 	const bool tty = isatty(STDOUT_FILENO) && !args.json;
 	std::optional<Screen> screen;
+	// On a terminal SIGINT and SIGTERM end the loop, so that the screen is
+	// restored: they are blocked and taken between refreshes, as serve
+	// does (no handler, no flag shared with one).
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
 	if (tty) {
-		struct sigaction sa {};
-		sa.sa_handler = on_signal;
-		sigaction(SIGINT, &sa, nullptr);
-		sigaction(SIGTERM, &sa, nullptr);
+		sigaddset(&stop_signals, SIGINT);
+		sigaddset(&stop_signals, SIGTERM);
+		sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
 	}
+	const sigset_t *stop = tty ? &stop_signals : nullptr;
 	auto before = read_counters(ctx);
 	auto then = Clock::now();
 	const auto step = std::chrono::duration<double>(args.interval);
 	auto next = then + std::chrono::duration_cast<Clock::duration>(step);
 	for (uint64_t n = 0; !args.count || n < *args.count; ++n) {
-		while (Clock::now() < next && !g_stop)
-			std::this_thread::sleep_for(std::min<Clock::duration>(
-				next - Clock::now(), std::chrono::milliseconds(100)));
-		if (g_stop)
+		if (!sleep_until(next, stop))
 			break;
 		auto after = read_counters(ctx);
 		const auto now = Clock::now();
