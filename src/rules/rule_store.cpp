@@ -209,8 +209,8 @@ RuleStore::Snapshot RuleStore::snapshot() const
 	}
 }
 
-void RuleStore::rewrite(const std::vector<uint32_t> &slots,
-			const std::vector<tm_rule_slot> &values) const
+void RuleStore::rewrite(std::span<const uint32_t> slots,
+			std::span<const tm_rule_slot> values) const
 {
 	tm_config cfg = maps_.read_config();
 	const bool already_odd = cfg.rewrite_seq & 1;
@@ -380,10 +380,9 @@ ChangeResult RuleStore::apply(const RuleChange &change)
 		for (size_t i = 0; i < to_add.size(); ++i)
 			refs[i] = {new_slots[i], new_serials[i]};
 		auto write_adds = [&](size_t first, size_t last) {
-			std::vector<uint32_t> slots(new_slots.begin() + ptrdiff_t(first),
-						    new_slots.begin() + ptrdiff_t(last));
-			std::vector<uint32_t> serials(new_serials.begin() + ptrdiff_t(first),
-						      new_serials.begin() + ptrdiff_t(last));
+			const auto slots = std::span<const uint32_t>(new_slots).subspan(first, last - first);
+			const auto serials =
+				std::span<const uint32_t>(new_serials).subspan(first, last - first);
 			auto kept = claim_counters(maps_, slots, serials, used_before);
 			std::vector<tm_rule_slot> values(last - first);
 			for (size_t i = first; i < last; ++i) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "bpf/map_set.h"
@@ -95,7 +96,7 @@ private:
 		std::vector<std::pair<uint32_t, tm_rule_slot>> slots; // visible rules
 	};
 	Snapshot snapshot() const;
-	void rewrite(const std::vector<uint32_t> &slots, const std::vector<tm_rule_slot> &values) const;
+	void rewrite(std::span<const uint32_t> slots, std::span<const tm_rule_slot> values) const;
 
 	const MapSet &maps_;
 };

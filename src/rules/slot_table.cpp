@@ -59,8 +59,8 @@ void read_used_slots(const MapSet &maps, uint32_t used, std::vector<tm_rule_slot
 	for_each_slot(maps, used, [&](uint32_t, const tm_rule_slot &s) { out.push_back(s); });
 }
 
-void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
-		 const std::vector<tm_rule_slot> &values)
+void write_slots(const MapSet &maps, std::span<const uint32_t> slots,
+		 std::span<const tm_rule_slot> values)
 {
 	write_array(maps.rule_slots, slots, reinterpret_cast<const uint8_t *>(values.data()),
 		    sizeof(tm_rule_slot));
@@ -117,8 +117,8 @@ std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t>
 	return out;
 }
 
-std::vector<Totals> claim_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
-				   const std::vector<uint32_t> &serials, uint32_t slots_used)
+std::vector<Totals> claim_counters(const MapSet &maps, std::span<const uint32_t> slots,
+				   std::span<const uint32_t> serials, uint32_t slots_used)
 {
 	const unsigned cpus = possible_cpus();
 	// Counters of a slot never used are zero: no serial was ever set for

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -40,8 +41,8 @@ const Fd &trie_for(const MapSet &maps, const Cidr &c);
 template <typename Fn> void for_each_slot(const MapSet &maps, uint32_t used, Fn fn);
 void read_used_slots(const MapSet &maps, uint32_t used, std::vector<tm_rule_slot> &out);
 
-void write_slots(const MapSet &maps, const std::vector<uint32_t> &slots,
-		 const std::vector<tm_rule_slot> &values);
+void write_slots(const MapSet &maps, std::span<const uint32_t> slots,
+		 std::span<const tm_rule_slot> values);
 
 // Per-CPU counters of slots, summed.
 struct Totals {
@@ -55,8 +56,8 @@ std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t>
 // kept, which the new rule carries as a negative baseline so it starts at 0.
 // Slots from `slots_used` (tm_config.slots_used before the change) on were
 // never used: their counters are known to be zero and are not read.
-std::vector<Totals> claim_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
-				   const std::vector<uint32_t> &serials, uint32_t slots_used);
+std::vector<Totals> claim_counters(const MapSet &maps, std::span<const uint32_t> slots,
+				   std::span<const uint32_t> serials, uint32_t slots_used);
 
 // The slot table as a change needs it. A small change (the everyday `add`
 // or `del`) reads only the windows it touches and finds rules through the
