@@ -7,6 +7,9 @@
 #   minimal          a minimal flow-table program (bench/minimal_flow.bpf.c):
 #                    one LRU-hash lookup of a 40-byte 5-tuple, insert on a
 #                    miss, one per-CPU add: the floor of any per-flow meter
+#   inline           (not in the default cases) the minimal table's work with
+#                    a flow table looked up without a kernel call
+#                    (bench/inline_flow.bpf.c): the next step's cost
 #   nft-set          nftables per-element set counters (netdev ingress,
 #                    saddr and daddr looked up in a 10-element set)
 #   conntrack        conntrack with accounting (what nlbwmon reads)
@@ -65,11 +68,13 @@ while (($#)); do
 done
 [[ $(id -u) == 0 ]] || { echo "veth_bench.sh: run as root" >&2; exit 1; }
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
-ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/minimal_flow.bpf.o bpf/empty.bpf.o >/dev/null
+ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/minimal_flow.bpf.o bench/inline_flow.bpf.o \
+	bpf/empty.bpf.o >/dev/null
 BIN=$(realpath "$BUILDDIR/traffic_meter")
 FLOOD=$(realpath "$BUILDDIR/bench/frame_flood")
 EMPTY_O=$(realpath "$BUILDDIR/bpf/empty.bpf.o")
 MINIMAL_O=$(realpath "$BUILDDIR/bench/minimal_flow.bpf.o")
+INLINE_O=$(realpath "$BUILDDIR/bench/inline_flow.bpf.o")
 
 TX=tm-vb-$$-tx RX=tm-vb-$$-rx
 PIN=/sys/fs/bpf/tm-vb-$$
@@ -159,9 +164,10 @@ pin_of() { # tm-R-MODE or other-R-MODE -> its pin path
 setup_case() { # CASE
 	case $1 in
 	none) ;;
-	empty | minimal)
+	empty | minimal | inline)
 		local o=$EMPTY_O
 		[[ $1 == minimal ]] && o=$MINIMAL_O
+		[[ $1 == inline ]] && o=$INLINE_O
 		rx tc qdisc add dev vb1 clsact
 		rx tc filter add dev vb1 ingress bpf direct-action obj "$o" sec tc
 		rx tc filter add dev vb1 egress bpf direct-action obj "$o" sec tc
@@ -189,7 +195,7 @@ setup_case() { # CASE
 }
 teardown_case() { # CASE
 	case $1 in
-	empty | minimal) rx tc qdisc del dev vb1 clsact ;;
+	empty | minimal | inline) rx tc qdisc del dev vb1 clsact ;;
 	nft-set) rx nft delete table netdev tm_vb ;;
 	conntrack)
 		rx nft delete table inet tm_vb_ct
@@ -211,7 +217,7 @@ tm_up_packets() { # PIN
 # others' from their tc filter.
 ingress_prog_id() { # CASE
 	case $1 in
-	empty | minimal)
+	empty | minimal | inline)
 		rx tc -j filter show dev vb1 ingress |
 			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
 		;;
