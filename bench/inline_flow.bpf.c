@@ -13,6 +13,8 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bench_total.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define WAYS 4
@@ -37,13 +39,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct bucket);
 } buckets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} total SEC(".maps");
 
 static __always_inline int same(const struct flow_key *a, const struct flow_key *b)
 {

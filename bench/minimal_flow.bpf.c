@@ -12,6 +12,8 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bench_total.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct flow_key {
@@ -33,13 +35,6 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_entry);
 } flows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} total SEC(".maps");
 
 SEC("tc")
 int minimal_flow(struct __sk_buff *skb)
