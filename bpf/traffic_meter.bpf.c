@@ -97,11 +97,6 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	cpu = bpf_map_lookup_elem(&tm_percpu, &zero);
 	if (!cpu)
 		return TC_ACT_UNSPEC;
-	/* Before the parse: no helper call (opaque to the compiler) may come
-	 * between the parse and the flow code, or the compiler forgets what
-	 * the parse stored and reads it all back. */
-	cfg = bpf_map_lookup_elem(&tm_config, &zero);
-	rules_gen = cfg ? cfg->rules_gen : 0;
 	stats = &cpu->stats;
 	s = (struct tm_scratch *)cpu->scratch;
 	p = &s->p;
@@ -116,6 +111,11 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		}
 	}
 
+	/* Before the parse, after the early exits: no helper call (opaque to
+	 * the compiler) may come between the parse and the flow code, or the
+	 * compiler forgets what the parse stored and reads it all back. */
+	cfg = bpf_map_lookup_elem(&tm_config, &zero);
+	rules_gen = cfg ? cfg->rules_gen : 0;
 	__builtin_memset(p, 0, sizeof(*p));
 	if (fast && tm_parse_fast(skb, l3_device ? 0 : ETH_HLEN, has_gso_size, p)) {
 		tm_count_parsed(cpu, s, egress, role, rules_gen);
