@@ -1,7 +1,4 @@
 // save, restore: rules and figures through a reboot (SPEC §2).
-#include <functional>
-#include <string>
-
 #include <fmt/format.h>
 
 #include "commands/commands.h"
@@ -48,11 +45,7 @@ int cmd_restore(const Context &ctx, const std::filesystem::path &file, bool if_e
 			   file.string(), saved.saved_at);
 		return kExitOk;
 	}
-	const uint64_t sig = state_file_signature(text);
-	// Releases before this one recorded std::hash of the text: an upgrade
-	// within the boot must not add that restore's figures a second time.
-	const uint64_t legacy_sig = std::hash<std::string>{}(text) | 1;
-	if (cfg.restored == sig || cfg.restored == legacy_sig) {
+	if (restored_from(cfg.restored, text)) {
 		fmt::print("{} (saved at {}) was restored already in this boot: nothing added\n",
 			   file.string(), saved.saved_at);
 		return kExitOk;
@@ -69,7 +62,7 @@ int cmd_restore(const Context &ctx, const std::filesystem::path &file, bool if_e
 	// between leaves the rules, and the next restore adds the figures.
 	store.add_to_shown(figures);
 	cfg = state.config();
-	cfg.restored = sig;
+	cfg.restored = state_file_signature(text);
 	state.maps().write_config(cfg);
 	state.refresh_bookkeeping();
 	fmt::print("restored {} rules from {} (saved at {}): {} recreated\n", saved.rules.size(),

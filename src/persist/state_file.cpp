@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <fstream>
 #include <iterator>
 
@@ -128,6 +129,15 @@ uint64_t state_file_signature(std::string_view text)
 	const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), bytes, size);
 	const uint64_t adler = adler32(adler32(0L, Z_NULL, 0), bytes, size);
 	return (crc << 32 | adler) | 1;
+}
+
+bool restored_from(uint64_t recorded, std::string_view text)
+{
+	// Main's builds from save/restore's first version on recorded std::hash
+	// of the text: one of them restored this file earlier in this boot, then
+	// an upgrade, must not add its figures a second time.
+	return recorded == state_file_signature(text) ||
+	       recorded == (std::hash<std::string_view>{}(text) | 1);
 }
 
 void write_file_atomically(const std::filesystem::path &path, const std::string &text)

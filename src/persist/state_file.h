@@ -40,6 +40,9 @@ SavedState parse_state_file(const std::string &text, const std::string &name);
 // (a binary upgraded between two restores must still recognize the file).
 // Never 0, which means "nothing restored".
 uint64_t state_file_signature(std::string_view text);
+// Whether `recorded` (tm_config.restored) names this text: its signature,
+// or the std::hash value that builds before state_file_signature() recorded.
+bool restored_from(uint64_t recorded, std::string_view text);
 
 // Temporary file in the same directory, fsync, rename over `path`, fsync of
 // the directory: the file is the old one or the new one, whole.
