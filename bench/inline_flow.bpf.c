@@ -26,7 +26,7 @@ struct flow_key {
 
 struct way {
 	struct flow_key k;
-	__u64 packets, bytes, last_seen; /* 24 bytes of value, as traffic_meter's */
+	__u64 packets, last_seen, pad; /* 24 bytes of value, as traffic_meter's */
 };
 
 struct bucket {
@@ -83,7 +83,6 @@ int inline_flow(struct __sk_buff *skb)
 		w = &b->way[idx & (WAYS - 1)]; /* no lock: a bench program only */
 		w->k = k;
 		w->packets = 0;
-		w->bytes = 0;
 	}
 	w->packets++;
 	w->last_seen = skb->tstamp;
