@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include "bpf/bpf_object.h"
+#include "bpf/flow_table.h"
 #include "bpf/map_set.h"
 #include "rules/rule_store.h"
 #include "traffic_meter.skel.h"
@@ -172,7 +173,7 @@ struct Runner {
 	}
 
 	// The reply direction of the benchmark flow: run once after the frame
-	// itself, it makes the flow two-way (an established flow, in tm_flows).
+	// itself, it makes the flow two-way (an established flow, in a two-way way).
 	std::vector<uint8_t> reply;
 
 	void run_once(int prog_fd) const { run_frame(prog_fd, frame); }
@@ -218,7 +219,8 @@ public:
 		auto &m = skel_->maps;
 		for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 			bpf_map__set_max_entries(map, kMaxRules);
-		bpf_map__set_max_entries(m.tm_flows, kMaxFlows);
+		bpf_map__set_max_entries(m.tm_flow_table, tmeter::flow_buckets(kMaxFlows));
+		skel_->rodata->tm_flow_buckets = tmeter::flow_buckets(kMaxFlows);
 		// Only the measured entry point.
 		auto &p = skel_->progs;
 		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3,
@@ -256,43 +258,35 @@ public:
 		RuleStore(maps_).apply(change);
 	}
 
-	// Filler flows that the benchmark packet never hits.
+	// The table with only the benchmark flow (key given) as a two-way
+	// flow, whose rules its first packet resolves (rules_gen 0).
+	void reset_flows(const tm_flow_key &bench_flow)
+	{
+		table_.assign(tmeter::flow_buckets(kMaxFlows), tm_flow_bucket{});
+		tm_flow_entry bench{};
+		bench.key = bench_flow;
+		tmeter::place_flow(table_, bench, true);
+		tmeter::write_flow_table(maps_.flow_table, table_);
+	}
+
+	// Filler flows that the benchmark packet never hits, two-way; one whose
+	// bucket's two-way ways are full is left out (flow_count() tells).
 	void fill_flows(uint8_t family, uint32_t n)
 	{
-		filler_.assign(n, tm_flow_key{});
-		std::vector<tm_flow_value> values(n);
 		const uint32_t generation = maps_.read_config().rules_gen;
 		for (uint32_t i = 0; i < n; ++i) {
-			tm_flow_key &k = filler_[i];
+			tm_flow_entry e{};
+			tm_flow_key &k = e.key;
 			k.family = family;
 			k.proto = 6;
 			k.addr[0][0] = 10, k.addr[1][0] = 10;
 			std::memcpy(&k.addr[0][1], &i, 3);
 			k.addr[1][3] = 1;
 			k.port[0] = uint16_t(i), k.port[1] = 443;
-			values[i].rules_gen = generation;
+			e.value.rules_gen = generation;
+			tmeter::place_flow(table_, e, true);
 		}
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t count = n;
-		if (bpf_map_update_batch(maps_.flows.get(), filler_.data(), values.data(), &count, &opts))
-			fail("fill tm_flows", errno);
-	}
-
-	// Removes the filler flows and puts the benchmark flow (key given) back
-	// as a two-way flow, whose rules its first packet resolves (rules_gen 0).
-	void reset_flows(const tm_flow_key &bench_flow)
-	{
-		bpf_map_delete_elem(maps_.flows_new.get(), &bench_flow);
-		tm_flow_value two_way{};
-		if (bpf_map_update_elem(maps_.flows.get(), &bench_flow, &two_way, BPF_ANY))
-			fail("insert the benchmark flow", errno);
-		if (filler_.empty())
-			return;
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t count = uint32_t(filler_.size());
-		if (bpf_map_delete_batch(maps_.flows.get(), filler_.data(), &count, &opts))
-			fail("clear tm_flows", errno);
-		filler_.clear();
+		tmeter::write_flow_table(maps_.flow_table, table_);
 	}
 
 	size_t flow_count() const { return maps_.count_flows(); }
@@ -301,7 +295,7 @@ private:
 	std::vector<char> object_bytes_; // outlives the skeleton that points at it
 	traffic_meter_bpf *skel_ = nullptr;
 	MapSet maps_;
-	std::vector<tm_flow_key> filler_;
+	std::vector<tm_flow_bucket> table_; // what reset_flows and fill_flows wrote
 };
 
 int load_empty(const char *path, bpf_object **obj)
@@ -349,7 +343,7 @@ int run(int argc, char **argv)
 		else if (a == "--max-rules" && i + 1 < argc)
 			max_rules_case = uint32_t(std::stoul(argv[++i]));
 		else if (a == "--one-way")
-			one_way = true; // time a flow only one side has sent on (tm_flows_new)
+			one_way = true; // time a flow only one side has sent on (a one-way way)
 		else if (a == "--quick")
 			quick = true;
 		else

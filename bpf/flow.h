@@ -66,76 +66,243 @@ static __always_inline void tm_resolve(struct tm_scratch *s, struct tm_flow_valu
 	fv->rules_gen = rules_gen;
 }
 
-/*
- * The entry of the flow whose key is s->fkey in either table, or NULL.
- * Each CPU looks first in the table it last found a flow in: a stream of
- * one-way flows (a UDP flood, a scan) lives in tm_flows_new and then costs
- * one lookup a packet instead of two; two-way traffic switches the order
- * back. Only the order depends on the hint. On a hit, s->new_first says
- * where the entry is (0: tm_flows, a two-way flow).
- */
-static __always_inline struct tm_flow_value *tm_find_flow(struct tm_scratch *s)
+/* A flow not in the table yet: originated by `originator`, rules resolved. */
+static __always_inline void tm_new_flow(struct tm_scratch *s, struct tm_flow_value *v,
+					const struct tm_flow_key *k, __u8 originator, __u32 rules_gen)
 {
-	const struct tm_flow_key *k = &s->fkey;
-	struct tm_flow_value *fv;
+	__builtin_memset(v, 0, sizeof(*v));
+	v->originator = originator;
+	tm_resolve(s, v, k, rules_gen);
+}
 
-	if (s->new_first) {
-		fv = bpf_map_lookup_elem(&tm_flows_new, k);
-		if (fv)
-			return fv;
-		fv = bpf_map_lookup_elem(&tm_flows, k);
-		if (fv)
-			s->new_first = 0;
-		return fv;
+/* The flow table (struct tm_flow_bucket in the shared header). */
+
+/* The key's words: it is 8-byte aligned, and the copies compile to loads. */
+static __always_inline void tm_key_words(const struct tm_flow_key *k, __u64 w[5])
+{
+	__builtin_memcpy(w, k, sizeof(*k));
+}
+
+static __always_inline int tm_same_key(const struct tm_flow_key *a, const __u64 w[5])
+{
+	__u64 x[5];
+
+	tm_key_words(a, x);
+	return ((x[0] ^ w[0]) | (x[1] ^ w[1]) | (x[2] ^ w[2]) | (x[3] ^ w[3]) | (x[4] ^ w[4])) == 0;
+}
+
+/*
+ * The slot of the flow in bucket b, its value copied to out and its slot
+ * marked recently used; -1 if the bucket has no such flow. Slots are
+ * visited with constant indexes only, so no later access needs a variable
+ * offset into the bucket.
+ */
+static __always_inline int tm_find_slot(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
+					struct tm_flow_value *out)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < TM_FLOW_SLOTS; i++) {
+		struct tm_flow_entry *e = &b->slot[i];
+		__u8 *recent = &b->recent[i];
+
+		/* Opaque: the compiler would otherwise merge the six found
+		 * branches into one, at b + 64 * i, a variable offset. */
+		asm volatile("" : "+r"(e), "+r"(recent));
+		if (b->tag[i] == tag && tm_same_key(&e->key, w)) {
+			__builtin_memcpy(out, &e->value, sizeof(*out));
+			if (!*recent)
+				*recent = 1;
+			return i;
+		}
 	}
-	fv = bpf_map_lookup_elem(&tm_flows, k);
-	if (fv)
-		return fv;
-	fv = bpf_map_lookup_elem(&tm_flows_new, k);
-	if (fv)
-		s->new_first = 1;
-	return fv;
+	return -1;
+}
+
+#define TM_READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
+
+/* The flow's slot in b and its value in out, or -1: a lockless read that
+ * falls back to the lock when a writer is, or was, at work on the bucket. */
+static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
+					struct tm_flow_value *out)
+{
+	int slot;
+#ifndef TM_LOCKED_READS
+	__u32 seq = TM_READ_ONCE(b->seq);
+
+	if (!(seq & 1)) {
+		tm_forget();
+		slot = tm_find_slot(b, tag, w, out);
+		tm_forget();
+		if (TM_READ_ONCE(b->seq) == seq)
+			return slot;
+	}
+#endif
+	bpf_spin_lock(&b->lock);
+	slot = tm_find_slot(b, tag, w, out);
+	bpf_spin_unlock(&b->lock);
+	return slot;
+}
+
+/* The way a flow takes in the group of n slots from first: an empty one,
+ * else one not used since the group's last eviction, else (all were used)
+ * one the tag picks, after which the group's use starts over. */
+static __always_inline int tm_victim(struct tm_flow_bucket *b, const int first, const int n,
+				     __u32 tag)
+{
+	int i;
+
+#pragma unroll
+	for (i = first; i < first + n; i++)
+		if (!b->tag[i])
+			return i;
+#pragma unroll
+	for (i = first; i < first + n; i++)
+		if (!b->recent[i])
+			return i;
+#pragma unroll
+	for (i = first; i < first + n; i++)
+		b->recent[i] = 0;
+	return first + (int)((tag >> 1) & (n - 1));
+}
+
+/* slot == i, in a way the compiler cannot fold into an access at a
+ * variable offset (a loop "for each i: if (i == slot) use b->slot[i]"
+ * becomes "use b->slot[slot]" otherwise, which the verifier refuses
+ * without CAP_PERFMON: the range it sees includes the bucket's lock). */
+static __always_inline int tm_is(int slot, const int i)
+{
+	asm volatile("" : "+r"(slot));
+	return slot == i;
+}
+
+enum tm_store {
+	TM_STORE_NEW,	 /* a flow the read did not find: insert it unless another CPU did */
+	TM_STORE_MOVE,	 /* its first answer: into a two-way way */
+	TM_STORE_UPDATE, /* a new originator or new rules, in place */
+};
+
+/* Writes a flow into the slot `at` of the group of n from first: constant
+ * indexes, as everywhere in a bucket (see tm_find_slot). */
+static __always_inline void tm_write_slot(struct tm_flow_bucket *b, const int first, const int n,
+					  int at, __u32 tag, const __u64 w[5],
+					  const struct tm_flow_value *v, __u8 recent)
+{
+	int i;
+
+#pragma unroll
+	for (i = first; i < first + n; i++) {
+		if (!tm_is(at, i))
+			continue;
+		__builtin_memcpy(&b->slot[i].key, w, sizeof(b->slot[i].key));
+		__builtin_memcpy(&b->slot[i].value, v, sizeof(*v));
+		b->tag[i] = tag;
+		b->recent[i] = recent;
+	}
+}
+
+/*
+ * The one writer of the table: under the bucket's lock, with seq odd. What
+ * the read saw may have changed since (another CPU inserted, moved or
+ * evicted the flow), so the flow is looked up again first. v ends as what
+ * the table holds, which is what the packet counts with: a flow another
+ * CPU inserted first keeps its originator.
+ */
+static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
+					  struct tm_flow_value *v, struct tm_flow_value *seen,
+					  enum tm_store what)
+{
+	int slot, i;
+
+	bpf_spin_lock(&b->lock);
+	b->seq++;
+	tm_forget();
+	slot = tm_find_slot(b, tag, w, seen);
+	if (what == TM_STORE_NEW && slot >= 0) {
+		__builtin_memcpy(v, seen, sizeof(*v));
+	} else if (what == TM_STORE_UPDATE || (slot >= 0 && slot < TM_FLOW_WAYS)) {
+		/* In place; a flow evicted meanwhile is not brought back. */
+#pragma unroll
+		for (i = 0; i < TM_FLOW_SLOTS; i++)
+			if (tm_is(slot, i))
+				__builtin_memcpy(&b->slot[i].value, v, sizeof(*v));
+	} else if (what == TM_STORE_NEW) {
+		i = tm_victim(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, tag);
+		tm_write_slot(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, i, tag, w, v, 0);
+	} else {
+		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
+		tm_write_slot(b, 0, TM_FLOW_WAYS, i, tag, w, v, 1);
+#pragma unroll
+		for (i = TM_FLOW_WAYS; i < TM_FLOW_SLOTS; i++)
+			if (tm_is(slot, i))
+				b->tag[i] = 0; /* moved out of the one-way ways */
+	}
+	tm_forget();
+	b->seq++;
+	bpf_spin_unlock(&b->lock);
+}
+
+/* The bucket and tag of key k, whose words it leaves in w. */
+static __always_inline struct tm_flow_bucket *tm_bucket_of(const struct tm_flow_key *k, __u64 w[5],
+							   __u32 *tag)
+{
+	__u64 h;
+	__u32 idx;
+
+	tm_key_words(k, w);
+	h = tm_flow_hash(w);
+	idx = tm_flow_bucket_index(h, tm_flow_buckets);
+	*tag = tm_flow_tag(h);
+	return bpf_map_lookup_elem(&tm_flow_table, &idx);
 }
 
 /*
  * The flow of the packet whose key is s->fkey, created or moved as needed,
- * with its rules resolved at rules_gen. A flow is born in tm_flows_new and
- * moves to tm_flows with the first packet its originator did not send.
- * s->fval is the copy used when the entry cannot stay in (or get into) a
- * table.
+ * with its rules resolved at rules_gen, as a copy in s->fval. A flow is born
+ * in a one-way way and moves to a two-way way with the first packet its
+ * originator did not send.
  */
 static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __u8 sender, int syn,
 							__u32 rules_gen, struct tm_stats *stats)
 {
 	const struct tm_flow_key *k = &s->fkey;
-	struct tm_flow_value *fresh = &s->fval;
-	struct tm_flow_value *fv = tm_find_flow(s);
+	struct tm_flow_value *v = &s->fval;
+	struct tm_flow_bucket *b;
+	enum tm_store what = TM_STORE_UPDATE;
+	int slot, changed = 0;
+	__u64 w[5];
+	__u32 tag;
 
-	if (fv && !s->new_first) { /* two-way */
-		if (syn >= 0 && fv->originator != syn)
-			fv->originator = syn; /* a new connection on a reused 5-tuple */
-		return fv;
-	}
-	if (fv) {
-		if (syn >= 0)
-			fv->originator = syn;
-		if (sender == fv->originator)
-			return fv;
-		/* The first answer: a two-way flow now, out of one-way churn's reach. */
-		__builtin_memcpy(fresh, fv, sizeof(*fresh));
-		if (fresh->rules_gen != rules_gen)
-			tm_resolve(s, fresh, k, rules_gen);
-		if (bpf_map_update_elem(&tm_flows, k, fresh, BPF_ANY) == 0)
-			bpf_map_delete_elem(&tm_flows_new, k);
-		return fresh;
-	}
-	__builtin_memset(fresh, 0, sizeof(*fresh));
-	fresh->originator = syn >= 0 ? syn : sender;
-	tm_resolve(s, fresh, k, rules_gen);
-	if (bpf_map_update_elem(&tm_flows_new, k, fresh, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&tm_flows_new, k)) /* not another CPU's insert */
+	b = tm_bucket_of(k, w, &tag);
+	/* Tested once, before the read: when the NULL bucket joined the
+	 * "not found" path and was tested again there, the 5.10 and 6.1
+	 * verifiers took the bucket for a scalar at bpf_spin_lock. */
+	if (!b) { /* a table smaller than this program was told: cannot keep it */
+		tm_new_flow(s, v, k, syn >= 0 ? syn : sender, rules_gen);
 		stats->flow_insert_failed++;
-	return fresh;
+		return v;
+	}
+	slot = tm_read_flow(b, tag, w, v);
+	if (slot < 0) {
+		tm_new_flow(s, v, k, syn >= 0 ? syn : sender, rules_gen);
+		what = TM_STORE_NEW;
+	} else {
+		if (syn >= 0 && v->originator != syn) {
+			v->originator = syn; /* a new connection on a reused 5-tuple */
+			changed = 1;
+		}
+		if (v->rules_gen != rules_gen) {
+			tm_resolve(s, v, k, rules_gen);
+			changed = 1;
+		}
+		if (slot >= TM_FLOW_WAYS && sender != v->originator)
+			what = TM_STORE_MOVE; /* the first answer */
+		else if (!changed)
+			return v;
+	}
+	tm_store_flow(b, tag, w, v, &s->fseen, what);
+	return v;
 }
 
 /* Counts a packet in its flow's direction; returns 1 if a rule was added to. */
@@ -147,8 +314,6 @@ static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
 	__u8 sender = tm_flow_key_of(&p->t, p->family, &s->fkey);
 
 	fv = tm_flow_of(s, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, stats);
-	if (fv->rules_gen != rules_gen)
-		tm_resolve(s, fv, &s->fkey, rules_gen);
 	if (sender)
 		return tm_add_pair(s, &fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
 				   p->bytes);
@@ -162,13 +327,16 @@ static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
 static __always_inline int tm_count_icmp_error(struct tm_scratch *s)
 {
 	const struct tm_packet *p = &s->p;
-	struct tm_flow_value *fv;
 	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey);
+	struct tm_flow_bucket *b;
 	__u8 originator;
+	__u64 w[5];
+	__u32 tag;
 
-	fv = tm_find_flow(s);
+	b = tm_bucket_of(&s->fkey, w, &tag);
 	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
-	originator = fv ? fv->originator : quoted_sender;
+	originator = b && tm_read_flow(b, tag, w, &s->fval) >= 0 ? s->fval.originator
+								  : quoted_sender;
 	s->ref[0] = tm_match_rule(s, p->family, p->t.saddr);
 	s->ref[1] = tm_match_rule(s, p->family, p->t.daddr);
 	return tm_add_pair(s, &s->ref[0], &s->ref[1], quoted_sender != originator, p->packets,

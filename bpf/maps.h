@@ -52,25 +52,19 @@ struct {
 } tm_counters SEC(".maps");
 
 /*
- * Flows in two tables, so that one-way churn (a scan, a flood of new
- * flows) never evicts a live two-way flow, whose entry holds its
- * direction: a flow starts in tm_flows_new and moves to tm_flows with the
- * first packet from its other end. Each table is its own LRU. Not per-CPU:
- * both directions of a flow must see one originator.
+ * The flow table (struct tm_flow_bucket says how it works). Not per-CPU:
+ * both directions of a flow must see one originator. tm_flow_buckets is
+ * its size, set at load with the map's (bpf_map__set_max_entries and the
+ * object's .rodata): a constant to the verifier and the JIT.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TM_DEFAULT_MAX_FLOWS); /* set at load */
-	__type(key, struct tm_flow_key);
-	__type(value, struct tm_flow_value);
-} tm_flows SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS); /* set at load */
+	__type(key, __u32);
+	__type(value, struct tm_flow_bucket);
+} tm_flow_table SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TM_DEFAULT_MAX_FLOWS / 2); /* set at load: half of --max-flows */
-	__type(key, struct tm_flow_key);
-	__type(value, struct tm_flow_value);
-} tm_flows_new SEC(".maps");
+const volatile __u32 tm_flow_buckets = TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -408,15 +408,13 @@ struct tm_scratch {
 	 * the compiler's slot reuse cannot be steered. */
 	struct tm_flow_key fkey;
 	struct tm_flow_value fval;
+	struct tm_flow_value fseen; /* what a writer finds in the table */
 	struct tm_frag_key frag_key;
 	struct tm_frag_value frag_val;
 	struct tm_lpm_v6_key k6;
 	struct tm_lpm_v4_key k4;
 	struct tm_rule_ref ref[2];
 	__u32 u32key;
-	/* Kept from packet to packet on this CPU (nothing clears it): the flow
-	 * table to look in first (tm_find_flow in flow.h). */
-	__u8 new_first;
 };
 
 _Static_assert(sizeof(struct tm_scratch) <= TM_SCRATCH_BYTES, "tm_percpu.scratch too small");

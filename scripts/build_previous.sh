@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the previous release of traffic_meter (the last one with ABI 1,
-# tests/cli/previous_release) from this repository's history into DIR, for
-# the test that upgrades its state. Prints the binary's path.
-#   scripts/build_previous.sh DIR
+# Builds an earlier release of traffic_meter from this repository's history
+# into DIR, for the tests that upgrade its state, and prints the binary's
+# path. RELEASE names the file under tests/cli/ that holds its commit:
+# previous_release (the last release with ABI 1, the default) or
+# previous_release_abi2 (the last with ABI 2).
+#   scripts/build_previous.sh DIR [RELEASE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${1:?usage: $0 DIR}
-rev=$(cat "$root/tests/cli/previous_release")
+dir=${1:?usage: $0 DIR [RELEASE]}
+rev=$(cat "$root/tests/cli/${2:-previous_release}")
 bin=$dir/build/traffic_meter
 if [[ -x $bin && $(cat "$dir/rev" 2>/dev/null) == "$rev" ]]; then
 	echo "$bin"

@@ -23,10 +23,12 @@ if ! meson setup "$build" >/dev/null || ! ninja -C "$build"; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-# The previous release, whose state the upgrade test carries over (built
-# from this clone's history; a failure shows in that test).
+# The earlier releases (ABI 1 and ABI 2) whose state the upgrade tests
+# carry over (built from this clone's history; a failure shows in those
+# tests).
 TM_PREVIOUS_BIN=$(scripts/build_previous.sh "$root/$build/previous") || TM_PREVIOUS_BIN=
-export TM_PREVIOUS_BIN
+TM_ABI2_BIN=$(scripts/build_previous.sh "$root/$build/previous_abi2" previous_release_abi2) || TM_ABI2_BIN=
+export TM_PREVIOUS_BIN TM_ABI2_BIN
 
 passed=0 failed=0
 not_passed=()

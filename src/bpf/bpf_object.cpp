@@ -66,7 +66,17 @@ Fd dup_fd(int fd)
 
 } // namespace
 
-uint32_t new_flow_capacity(uint32_t max_flows) { return std::max<uint32_t>(1024, max_flows / 2); }
+uint32_t flow_buckets(uint32_t max_flows)
+{
+	return std::max<uint32_t>(1, (max_flows + TM_FLOW_WAYS - 1) / TM_FLOW_WAYS);
+}
+
+uint32_t flow_capacity(uint32_t buckets) { return buckets * TM_FLOW_WAYS; }
+
+CapacityChange capacity_change(const tm_config &cfg, const Capacities &want)
+{
+	return {want.rules != cfg.max_rules, flow_buckets(want.flows) != flow_buckets(cfg.max_flows)};
+}
 
 void BpfObject::SkelDeleter::operator()(traffic_meter_bpf *skel) const
 {
@@ -129,8 +139,11 @@ void BpfObject::set_capacities(const Capacities &c)
 	auto &m = skel_->maps;
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, c.rules);
-	bpf_map__set_max_entries(m.tm_flows, c.flows);
-	bpf_map__set_max_entries(m.tm_flows_new, new_flow_capacity(c.flows));
+	// The program's idea of the table's size is a constant in .rodata:
+	// both are set here, together.
+	const uint32_t buckets = flow_buckets(c.flows);
+	bpf_map__set_max_entries(m.tm_flow_table, buckets);
+	skel_->rodata->tm_flow_buckets = buckets;
 }
 
 void BpfObject::load(bool verbose)

@@ -28,8 +28,18 @@ struct Capacities {
 	uint32_t flows = TM_DEFAULT_MAX_FLOWS;
 };
 
-// tm_flows_new holds one-way flows: half of --max-flows, at least 1024.
-uint32_t new_flow_capacity(uint32_t max_flows);
+// Buckets of the flow table for --max-flows (TM_FLOW_WAYS two-way flows
+// each, rounded up), and the capacity they give.
+uint32_t flow_buckets(uint32_t max_flows);
+uint32_t flow_capacity(uint32_t buckets);
+
+// What sizing the state's maps (tm_config) for `want` would change. Flows
+// count in whole buckets: --max-flows 1,001 and 1,004 are one table.
+struct CapacityChange {
+	bool rules = false, flows = false;
+	bool any() const { return rules || flows; }
+};
+CapacityChange capacity_change(const tm_config &cfg, const Capacities &want);
 
 class BpfObject {
 public:

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "bpf/pin_errors.h"
+#include "bpf/map_io.h"
 #include "util/error.h"
 
 namespace tmeter {
@@ -22,39 +23,11 @@ Fd open_pin(const std::filesystem::path &path)
 	return fd;
 }
 
-// Entries of a flow table: batched where the kernel has it (a scrape counts
-// hundreds of thousands of flows), one key at a time where not.
-uint64_t count_keys(const Fd &map)
-{
-	constexpr uint32_t kChunk = 8192;
-	std::vector<tm_flow_key> keys(kChunk);
-	std::vector<tm_flow_value> values(kChunk);
-	tm_flow_key batch{};
-	uint64_t n = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	for (bool first = true;; first = false) {
-		uint32_t count = kChunk;
-		int err = bpf_map_lookup_batch(map.get(), first ? nullptr : &batch, &batch, keys.data(),
-					       values.data(), &count, &opts);
-		n += count;
-		if (err && errno == ENOENT)
-			return n;
-		if (err)
-			break; // no batches here: count one by one
-	}
-	tm_flow_key key{}, next{};
-	n = 0;
-	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(map.get(), prev, &next) == 0;
-	     prev = &key, key = next)
-		++n;
-	return n;
-}
-
 } // namespace
 
-std::array<MapSet::Entry, 10> MapSet::all()
+std::array<MapSet::Entry, 9> MapSet::all()
 {
-	std::array<Entry, 10> out{};
+	std::array<Entry, 9> out{};
 	size_t i = 0;
 	for (const auto &e : kFixed)
 		out[i++] = e;
@@ -68,7 +41,7 @@ std::filesystem::path MapSet::sized_dir(const std::filesystem::path &pin_dir, ui
 	return pin_dir / fmt::format("maps{}", gen);
 }
 
-MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen)
+MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen, bool abi2)
 {
 	MapSet maps;
 	for (const auto &e : kFixed)
@@ -77,7 +50,8 @@ MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen)
 		gen = maps.read_config().maps_gen;
 	const auto dir = sized_dir(pin_dir, gen);
 	for (const auto &e : kSized)
-		maps.*(e.member) = open_pin(dir / e.name);
+		if (!abi2 || e.member != &MapSet::flow_table)
+			maps.*(e.member) = open_pin(dir / e.name);
 	return maps;
 }
 
@@ -138,7 +112,19 @@ uint32_t MapSet::id(const Fd &map)
 	return info.id;
 }
 
-uint64_t MapSet::count_flows() const { return count_keys(flows) + count_keys(flows_new); }
+uint64_t MapSet::count_flows(bool two_way_only) const
+{
+	uint64_t n = 0;
+	const int slots = two_way_only ? TM_FLOW_WAYS : TM_FLOW_SLOTS;
+	read_array_chunks(flow_table, sizeof(tm_flow_bucket), kWholeArray,
+			  [&](uint32_t, const uint8_t *values, uint32_t count) {
+				  auto *b = reinterpret_cast<const tm_flow_bucket *>(values);
+				  for (uint32_t i = 0; i < count; ++i)
+					  for (int j = 0; j < slots; ++j)
+						  n += b[i].tag[j] != 0;
+			  });
+	return n;
+}
 
 unsigned possible_cpus()
 {

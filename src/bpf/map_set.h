@@ -28,8 +28,7 @@ struct MapSet {
 	Fd rules_v6;
 	Fd rule_slots;
 	Fd counters;
-	Fd flows;
-	Fd flows_new;
+	Fd flow_table;
 
 	// Pin file names: the map names in bpf/maps.h, which libbpf also uses.
 	struct Entry {
@@ -42,23 +41,27 @@ struct MapSet {
 		{"tm_percpu", &MapSet::percpu},
 		{"tm_frags", &MapSet::frags},
 	}};
-	static constexpr std::array<Entry, 6> kSized = {{
+	static constexpr std::array<Entry, 5> kSized = {{
 		{"tm_rules_v4", &MapSet::rules_v4},
 		{"tm_rules_v6", &MapSet::rules_v6},
 		{"tm_rule_slots", &MapSet::rule_slots},
 		{"tm_counters", &MapSet::counters},
-		{"tm_flows", &MapSet::flows},
-		{"tm_flows_new", &MapSet::flows_new},
+		{"tm_flow_table", &MapSet::flow_table},
 	}};
+	// ABI 2's flow tables (LRU hashes of tm_flow_key to tm_flow_value) in
+	// its maps<gen>/: what an upgrade reads and then removes.
+	static constexpr std::array<std::string_view, 2> kAbi2Flows = {"tm_flows", "tm_flows_new"};
 	// Every entry, fixed first.
-	static std::array<Entry, 10> all();
+	static std::array<Entry, 9> all();
 
 	// maps<gen>/ under the pin path (bpffs takes no dots in names).
 	static std::filesystem::path sized_dir(const std::filesystem::path &pin_dir, uint32_t gen);
 
 	// Opens the fixed maps and those of maps<gen>/ (tm_config.maps_gen when
-	// gen is 0). Throws a runtime Error naming the missing pin.
-	static MapSet open_pinned(const std::filesystem::path &pin_dir, uint32_t gen = 0);
+	// gen is 0). Throws a runtime Error naming the missing pin. abi2: the
+	// state of ABI 2, which has no tm_flow_table (flow_table stays empty).
+	static MapSet open_pinned(const std::filesystem::path &pin_dir, uint32_t gen = 0,
+				  bool abi2 = false);
 
 	tm_config read_config() const;
 	void write_config(const tm_config &cfg) const;
@@ -68,8 +71,9 @@ struct MapSet {
 	static uint32_t capacity(const Fd &map);
 	// The kernel's id of a map: two descriptors of one map share it.
 	static uint32_t id(const Fd &map);
-	// Entries in both flow tables.
-	uint64_t count_flows() const;
+	// Flows in the flow table (slots with a tag); two_way_only: in its
+	// two-way ways.
+	uint64_t count_flows(bool two_way_only = false) const;
 };
 
 // Number of possible CPUs: the stride of per-CPU map values.

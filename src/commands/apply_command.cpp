@@ -86,7 +86,7 @@ Plan plan_for(const MeterConfig &cfg, const std::vector<LinkInfo> &links, const 
 	}
 	const tm_config c = state->config();
 	Capacities want{cfg.max_rules.value_or(c.max_rules), cfg.max_flows.value_or(c.max_flows)};
-	if (want.rules != c.max_rules || want.flows != c.max_flows)
+	if (capacity_change(c, want).any())
 		plan.resize = want;
 	plan.rules = diff_rule_sets(cidrs_of(RuleStore(state->maps()).rules()), cfg.rules);
 	auto attached = attached_ifaces(state->maps());

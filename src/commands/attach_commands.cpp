@@ -54,9 +54,9 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 	Capacities fresh{args.max_rules.value_or(TM_DEFAULT_MAX_RULES),
 			 args.max_flows.value_or(TM_DEFAULT_MAX_FLOWS)};
 	Provisioned p = provision_state(ctx.pin_dir, fresh, opts, StateLock(ctx.pin_dir));
-	if (p.migrated)
-		fmt::print("migrated the state at {} from ABI 1: rules and counters kept\n",
-			   ctx.pin_dir.string());
+	if (p.migrated_from)
+		fmt::print("migrated the state at {} from ABI {}: rules and counters kept\n",
+			   ctx.pin_dir.string(), p.migrated_from);
 	State &state = p.state;
 	try {
 		if (!p.created) {
@@ -65,7 +65,7 @@ int cmd_load(const Context &ctx, const LoadArgs &args)
 			tm_config cfg = state.config();
 			Capacities want{args.max_rules.value_or(cfg.max_rules),
 					args.max_flows.value_or(cfg.max_flows)};
-			if (want.rules != cfg.max_rules || want.flows != cfg.max_flows) {
+			if (capacity_change(cfg, want).any()) {
 				check_capacities_fit(want);
 				p.obj.emplace(resize_state(state, want, opts));
 				cfg = state.config();
@@ -143,7 +143,8 @@ int cmd_purge(const Context &ctx, bool force)
 		return kExitOk;
 	}
 	StateLock lock(ctx.pin_dir);
-	switch (probe_state(ctx.pin_dir)) {
+	const StateKind kind = probe_state(ctx.pin_dir);
+	switch (kind) {
 	case StateKind::kNone:
 		fmt::print("nothing to purge at {}: no traffic_meter state there\n",
 			   ctx.pin_dir.string());
@@ -151,8 +152,11 @@ int cmd_purge(const Context &ctx, bool force)
 	case StateKind::kV1:
 		purge_v1(ctx.pin_dir);
 		break;
+	case StateKind::kV2:
 	case StateKind::kCurrent: {
-		State state = State::open(ctx.pin_dir, Access::kWrite, std::move(lock), force);
+		State state = kind == StateKind::kV2
+				      ? State::open_v2(ctx.pin_dir, std::move(lock), force)
+				      : State::open(ctx.pin_dir, Access::kWrite, std::move(lock), force);
 		// --force: the state of a namespace that is gone; its interfaces
 		// and their hooks went with it.
 		const bool here = !force || [&] {

@@ -14,10 +14,9 @@ namespace {
 
 // Per entry, rounded up from the kernel's structures: an LPM trie node with
 // its key and value (allocated as rules are added), a slot, per-CPU counters;
-// a preallocated LRU hash element (header, LRU node, key, value) and its
-// bucket, for both flow tables.
+// the flow table's buckets (preallocated).
 constexpr uint64_t kTrieNode = 80, kSlot = sizeof(tm_rule_slot), kCounter = sizeof(tm_counters);
-constexpr uint64_t kFlowEntry = 136;
+constexpr uint64_t kFlowBucket = sizeof(tm_flow_bucket);
 
 uint64_t mem_available_bytes()
 {
@@ -39,7 +38,7 @@ uint64_t mem_available_bytes()
 uint64_t map_memory_bytes(const Capacities &c, unsigned cpus)
 {
 	const uint64_t rules = uint64_t(c.rules) * (kTrieNode + kSlot + kCounter * cpus);
-	const uint64_t flows = (uint64_t(c.flows) + new_flow_capacity(c.flows)) * kFlowEntry;
+	const uint64_t flows = uint64_t(flow_buckets(c.flows)) * kFlowBucket;
 	return rules + flows;
 }
 

@@ -27,7 +27,12 @@ Provisioned provision_state(const std::filesystem::path &pin_dir, const Capaciti
 		}
 	}
 	case StateKind::kV1:
-		return {migrate_v1(pin_dir, opts, std::move(lock)), std::nullopt, false, true};
+		return {migrate_v1(pin_dir, opts, std::move(lock)), std::nullopt, false, 1};
+	case StateKind::kV2: {
+		State state = State::open_v2(pin_dir, std::move(lock));
+		std::optional<BpfObject> obj = upgrade_abi2(state, opts);
+		return {std::move(state), std::move(obj), false, 2};
+	}
 	case StateKind::kCurrent:
 		break;
 	}

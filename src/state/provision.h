@@ -16,7 +16,7 @@ struct Provisioned {
 	State state;
 	std::optional<BpfObject> obj; // loaded on the state's maps, when provisioning loaded one
 	bool created = false;	      // a failure after this should purge it again
-	bool migrated = false;
+	uint32_t migrated_from = 0; // the ABI of the state carried over, if any
 };
 
 // With the lock held. `caps` size a new state's maps.

@@ -5,9 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "bpf/flow_table.h"
+#include "bpf/map_io.h"
 #include "rules/rule_store.h"
 #include "state/attach.h"
 #include "state/ifaces.h"
@@ -22,7 +26,7 @@ bool is_rule_map(std::string_view name)
 	       name == "tm_counters";
 }
 
-bool is_flow_map(std::string_view name) { return name == "tm_flows" || name == "tm_flows_new"; }
+bool is_flow_map(std::string_view name) { return name == "tm_flow_table"; }
 
 bool is_fixed(std::string_view name)
 {
@@ -37,26 +41,71 @@ void remove_gen(const std::filesystem::path &pin_dir, uint32_t gen)
 	const auto dir = MapSet::sized_dir(pin_dir, gen);
 	for (const auto &e : MapSet::kSized)
 		unlink((dir / e.name).c_str());
+	for (const auto name : MapSet::kAbi2Flows)
+		unlink((dir / name).c_str());
 	rmdir(dir.c_str());
 }
 
-// Copies flows the new table does not have yet; they keep their originator
-// and re-resolve their rules (rules_gen 0 never matches).
+// Places the flows of one table in a new one of another size, where the
+// data plane will look for them (tm_flow_hash), two-way flows in two-way
+// ways; they keep their originator and re-resolve their rules (rules_gen
+// 0 never matches). A flow whose group is already full in the new table is
+// dropped: its next packet starts it again. The new table is not attached
+// yet: plain writes.
 void copy_flows(const Fd &from, const Fd &to)
 {
 	if (MapSet::id(from) == MapSet::id(to))
 		return;
-	tm_flow_key key{}, next{};
-	tm_flow_key *prev = nullptr;
-	tm_flow_value value{};
-	while (bpf_map_get_next_key(from.get(), prev, &next) == 0) {
-		if (bpf_map_lookup_elem(from.get(), &next, &value) == 0) {
-			value.rules_gen = 0;
-			bpf_map_update_elem(to.get(), &next, &value, BPF_NOEXIST);
+	std::vector<tm_flow_bucket> fresh(MapSet::capacity(to));
+	read_array_chunks(from, sizeof(tm_flow_bucket), kWholeArray,
+			  [&](uint32_t, const uint8_t *values, uint32_t count) {
+				  const auto *old = reinterpret_cast<const tm_flow_bucket *>(values);
+				  for (uint32_t i = 0; i < count; ++i)
+					  for (int j = 0; j < TM_FLOW_SLOTS; ++j) {
+						  if (!old[i].tag[j])
+							  continue;
+						  tm_flow_entry e = old[i].slot[j];
+						  e.value.rules_gen = 0;
+						  place_flow(fresh, e, j < TM_FLOW_WAYS);
+					  }
+			  });
+	write_flow_table(to, fresh);
+}
+
+// ABI 2's flows (maps<gen>/tm_flows: two-way, tm_flows_new: one-way),
+// placed in the new table like copy_flows does: a flow keeps its direction
+// across the upgrade. Read in batches (kernel 5.6+): a router has hundreds
+// of thousands, and the old program still adds and evicts some meanwhile.
+void copy_abi2_flows(const std::filesystem::path &pin_dir, uint32_t gen, const Fd &to)
+{
+	std::vector<tm_flow_bucket> fresh(MapSet::capacity(to));
+	constexpr uint32_t kChunk = 4096;
+	std::vector<tm_flow_key> keys(kChunk);
+	std::vector<tm_flow_value> values(kChunk);
+	for (const auto name : MapSet::kAbi2Flows) {
+		const auto path = MapSet::sized_dir(pin_dir, gen) / name;
+		Fd map(bpf_obj_get(path.c_str()));
+		if (!map)
+			fail_errno(fmt::format("cannot open {} of the ABI 2 state", path.string()), errno);
+		const bool two_way = name == MapSet::kAbi2Flows[0];
+		tm_flow_key batch{};
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		for (bool first = true;; first = false) {
+			uint32_t count = kChunk;
+			const int err = bpf_map_lookup_batch(map.get(), first ? nullptr : &batch, &batch,
+							     keys.data(), values.data(), &count, &opts);
+			if (err && errno != ENOENT)
+				fail_errno(fmt::format("cannot read {}", path.string()), errno);
+			for (uint32_t i = 0; i < count; ++i) {
+				tm_flow_entry e{keys[i], values[i]};
+				e.value.rules_gen = 0;
+				place_flow(fresh, e, two_way);
+			}
+			if (err)
+				break; // ENOENT: the last batch
 		}
-		key = next;
-		prev = &key;
 	}
+	write_flow_table(to, fresh);
 }
 
 // Everything after the interfaces moved, also when recovering: idempotent.
@@ -65,15 +114,14 @@ void finish(State &state, const MapSet &fresh, uint32_t gen)
 	const MapSet &old = state.maps();
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots))
 		RuleStore(old).carry_counters_to(fresh);
-	copy_flows(old.flows, fresh.flows);
-	copy_flows(old.flows_new, fresh.flows_new);
 
 	tm_config cfg = old.read_config();
 	const uint32_t previous = cfg.maps_gen;
 	cfg.maps_gen = gen;
 	cfg.resize_gen = 0;
 	cfg.max_rules = MapSet::capacity(fresh.rule_slots);
-	cfg.max_flows = MapSet::capacity(fresh.flows);
+	cfg.max_flows = flow_capacity(MapSet::capacity(fresh.flow_table));
+	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2 commits here too
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots)) {
 		// copy_to put the rules in slots 0..n-1.
 		const auto n = uint32_t(RuleStore(fresh).rules().size());
@@ -98,7 +146,11 @@ BpfObject load_object(const ObjectOptions &opts, const Capacities &caps)
 BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &opts)
 {
 	tm_config cfg = state.config();
-	const bool rules = target.rules != cfg.max_rules, flows = target.flows != cfg.max_flows;
+	// An upgrade from ABI 2 is a resize whose new flow table has another
+	// layout: the rule maps stay, the flows are carried over.
+	const bool upgrade = cfg.abi_version != TM_ABI_VERSION;
+	const CapacityChange change = capacity_change(cfg, target);
+	const bool rules = change.rules, flows = change.flows || upgrade;
 	const uint32_t gen = cfg.maps_gen + 1;
 	if (rules) {
 		const size_t in_use = RuleStore(state.maps()).rules().size();
@@ -127,7 +179,10 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 			fail_errno(fmt::format("cannot pin {}", (dir / e.name).string()), errno);
 	if (rules)
 		RuleStore(state.maps()).copy_to(fresh);
-	copy_flows(state.maps().flows, fresh.flows);
+	if (upgrade)
+		copy_abi2_flows(state.pin_dir(), cfg.maps_gen, fresh.flow_table);
+	else
+		copy_flows(state.maps().flow_table, fresh.flow_table);
 
 	try {
 		reattach_all(state, obj, gen);
@@ -141,6 +196,15 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 		throw;
 	}
 	return obj;
+}
+
+std::optional<BpfObject> upgrade_abi2(State &state, const ObjectOptions &opts)
+{
+	recover_resize(state, opts, true); // an upgrade killed part way: undone or completed
+	const tm_config cfg = state.config();
+	if (cfg.abi_version == TM_ABI_VERSION)
+		return std::nullopt;
+	return resize_state(state, {cfg.max_rules, cfg.max_flows}, opts);
 }
 
 void recover_resize(State &state, const ObjectOptions &opts, bool can_attach)

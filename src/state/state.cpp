@@ -42,6 +42,8 @@ void remove_sized_dir(const std::filesystem::path &dir)
 {
 	for (const auto &e : MapSet::kSized)
 		unpin(dir / e.name);
+	for (const auto name : MapSet::kAbi2Flows)
+		unpin(dir / name);
 	rmdir(dir.c_str());
 }
 
@@ -90,6 +92,12 @@ StateKind probe_state(const std::filesystem::path &pin_dir)
 		fail_runtime(fmt::format("{} is not the state of this traffic_meter (ABI {}); use the "
 					 "traffic_meter that made it, or a new --pin-path",
 					 path.string(), TM_ABI_VERSION));
+	if (cfg.abi_version == 2)
+		return StateKind::kV2;
+	if (cfg.abi_version != TM_ABI_VERSION)
+		fail_runtime(fmt::format("the state at {} was made by a newer traffic_meter (ABI {}; "
+					 "this one has ABI {}): use that one, or `purge` with it first",
+					 pin_dir.string(), cfg.abi_version, TM_ABI_VERSION));
 	return StateKind::kCurrent;
 }
 
@@ -116,16 +124,18 @@ State State::open(const std::filesystem::path &pin_dir, Access access,
 	if (access == Access::kWrite && !lock)
 		lock.emplace(pin_dir);
 	require_pin_dir(pin_dir);
-	switch (probe_state(pin_dir)) {
+	const StateKind kind = probe_state(pin_dir);
+	switch (kind) {
 	case StateKind::kNone:
 		fail_runtime(fmt::format("no traffic_meter state at {}; run `traffic_meter load --dev "
 					 "IF` first (or pass the --pin-path it was loaded with)",
 					 pin_dir.string()));
 	case StateKind::kV1:
-		fail_runtime(fmt::format("the state at {} was made by an older traffic_meter (ABI 1); "
+	case StateKind::kV2:
+		fail_runtime(fmt::format("the state at {} was made by an older traffic_meter (ABI {}); "
 					 "run `traffic_meter load --dev IF` once to carry its rules and "
 					 "counters over",
-					 pin_dir.string()));
+					 pin_dir.string(), kind == StateKind::kV1 ? 1 : 2));
 	case StateKind::kCurrent:
 		break;
 	}
@@ -138,6 +148,16 @@ State State::open(const std::filesystem::path &pin_dir, Access access,
 	return state;
 }
 
+State State::open_v2(const std::filesystem::path &pin_dir, StateLock lock, bool any_netns)
+{
+	MapSet maps = MapSet::open_pinned(pin_dir, 0, true);
+	if (!any_netns)
+		check_netns(pin_dir, maps.read_config());
+	State state(pin_dir, std::move(lock), std::move(maps));
+	RuleStore(state.maps_).recover();
+	return state;
+}
+
 State State::create(const std::filesystem::path &pin_dir, const BpfObject &obj,
 		    const PinDirSetup &setup, StateLock lock)
 {
@@ -147,7 +167,7 @@ State State::create(const std::filesystem::path &pin_dir, const BpfObject &obj,
 	cfg.abi_version = TM_ABI_VERSION;
 	cfg.rules_gen = 1;
 	cfg.max_rules = MapSet::capacity(maps.rule_slots);
-	cfg.max_flows = MapSet::capacity(maps.flows);
+	cfg.max_flows = flow_capacity(MapSet::capacity(maps.flow_table));
 	cfg.maps_gen = 1;
 	cfg.flags = setup.flags();
 	const NetnsId ns = current_netns();

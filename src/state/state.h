@@ -17,7 +17,9 @@ namespace tmeter {
 enum class StateKind {
 	kNone,	  // no tm_config: no state (or leftovers of a failed first load)
 	kCurrent, // this ABI
-	kV1,	  // the previous ABI: `load` migrates it
+	kV1,	  // ABI 1: `load` migrates it
+	kV2,	  // ABI 2 (flows in LRU hashes): `load` upgrades it, a resize that keeps rules,
+		  // counters and flows
 };
 StateKind probe_state(const std::filesystem::path &pin_dir);
 
@@ -37,6 +39,12 @@ public:
 	// Call with the lock held; a failure unpins everything again.
 	static State create(const std::filesystem::path &pin_dir, const BpfObject &obj,
 			    const PinDirSetup &setup, StateLock lock);
+
+	// ABI 2 state, for its upgrade or purge (its flows are in legacy maps:
+	// maps().flow_table is empty). Under the lock, checked and recovered
+	// like open().
+	static State open_v2(const std::filesystem::path &pin_dir, StateLock lock,
+			     bool any_netns = false);
 
 	// State being built under the lock (migration): no checks, no recovery.
 	static State adopt(const std::filesystem::path &pin_dir, StateLock lock, MapSet maps);

@@ -1345,8 +1345,65 @@ test_migrate_from_previous_abi() {
 	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
 	expect_eq "one filter on a0 ingress (the old one replaced)" "$n" 1
 	tm_ok status
-	expect_contains "status after the upgrade" "$OUT" "(ABI 2)"
+	expect_contains "status after the upgrade" "$OUT" "(ABI 3)"
 	tm_ok purge
+}
+
+# The ABI 2 release's state (flows in LRU hashes) is upgraded by the first
+# load of this one: rules and counters kept, and a flow's direction too. A
+# UDP flow A:40000 -> B:5000 answered once before the upgrade; B's packet
+# after it is still downstream (had the flow been lost, B would be its
+# originator and the packet upstream).
+test_upgrade_from_abi2() {
+	lab_pair || return 1
+	[ -n "${TM_ABI2_BIN:-}" ] && [ -x "$TM_ABI2_BIN" ] ||
+		{ fail "TM_ABI2_BIN is not set (scripts/build_previous.sh DIR previous_release_abi2 builds it)"; return 1; }
+	prev() { nsenter --net="/run/netns/$NS" "$TM_ABI2_BIN" --pin-path "$PIN" "$@" >/dev/null || fail "ABI 2 release: $*"; }
+	prev load --dev a0
+	prev add --ip-address 198.18.0.2 --ip-address 2001:db8::/64
+	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
+	# B answers each packet it gets, and once more when $WORK/go appears.
+	nsenter --net="/run/netns/$B" python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.2", 5000)); s.settimeout(20)
+open(sys.argv[1], "w").close()
+_, peer = s.recvfrom(2048); s.sendto(b"r" * 172, peer)
+deadline = time.time() + 20
+while not os.path.exists(sys.argv[2]) and time.time() < deadline: time.sleep(0.05)
+s.sendto(b"r" * 172, peer)' "$WORK/b.ready" "$WORK/go" &
+	local bpid=$! apid
+	wait_until 5 test -e "$WORK/b.ready" || fail "udp peer not ready"
+	nsenter --net="/run/netns/$A" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.1", 40000)); s.settimeout(20)
+s.sendto(b"q" * 72, ("198.18.0.2", 5000)); s.recvfrom(2048)
+open(sys.argv[1], "w").close()
+s.recvfrom(2048)' "$WORK/a.answered" &
+	apid=$!
+	wait_until 5 test -e "$WORK/a.answered" || fail "no answer before the upgrade"
+	expect_eq "counters before the upgrade" "$(nsenter --net="/run/netns/$NS" "$TM_ABI2_BIN" --pin-path "$PIN" \
+		show --ip-address 198.18.0.2/32 --csv | awk -F, 'NR==2 {print $3, $4, $5, $6}')" "612 5 712 5"
+	tm show
+	expect_contains "this release on ABI 2 state says to load" "$ERR" "(ABI 2); run \`traffic_meter load --dev IF\` once"
+	tm_ok load --dev a0
+	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI 2"
+	touch "$WORK/go"
+	wait "$apid" || fail "A did not get the answer after the upgrade"
+	wait "$bpid" || fail "udp peer"
+	expect_eq "rules carried over" "$(rule_list)" $'198.18.0.2/32\n2001:db8::/64'
+	expect_eq "counters carried over, the answer downstream" "$(counters 198.18.0.2/32)" "612 5 912 6"
+	ping_n "$A" 198.18.0.2 1 100 || fail "ping"
+	expect_eq "counting on after the upgrade, once" "$(counters 198.18.0.2/32)" "740 6 1040 7"
+	tm_ok status --json
+	local got
+	got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["abi_version"], d["flows"]["capacity"], len(d["interfaces"]))')
+	expect_eq "ABI 3, the flow capacity kept, a0 attached" "$got" "3 262144 1"
+	[ -z "$(find "$PIN" -name 'tm_flows*')" ] || fail "ABI 2's flow tables left: $(find "$PIN" -name 'tm_flows*')"
+	local n
+	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
+	[ "$n" -le 1 ] || fail "$n filters on a0 ingress"
+	tm_ok purge
+	[ ! -e "$PIN" ] || fail "purge left $PIN"
 }
 
 # ------------------------------------------------------- operations

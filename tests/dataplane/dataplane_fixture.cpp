@@ -72,8 +72,8 @@ Dataplane::Dataplane(const Options &o) : options_(o)
 	auto &m = skel_->maps;
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, o.max_rules);
-	bpf_map__set_max_entries(m.tm_flows, o.max_flows);
-	bpf_map__set_max_entries(m.tm_flows_new, o.max_new_flows);
+	bpf_map__set_max_entries(m.tm_flow_table, tmeter::flow_buckets(o.max_flows));
+	skel_->rodata->tm_flow_buckets = tmeter::flow_buckets(o.max_flows);
 	// Both builds of every entry point are loaded: the _compat ones must
 	// pass the verifier too (they are what kernels before 5.7 get).
 	if (int err = traffic_meter_bpf__load(skel_.get()))
@@ -91,9 +91,12 @@ Dataplane &Dataplane::shared()
 
 void Dataplane::reset()
 {
-	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.flows, &maps_.flows_new,
-			      &maps_.frags, &maps_.ifaces})
+	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.frags, &maps_.ifaces})
 		clear_hash(*map);
+	const tm_flow_bucket empty{};
+	for (uint32_t i = 0; i < tmeter::flow_buckets(options_.max_flows); ++i)
+		if (bpf_map_update_elem(maps_.flow_table.get(), &i, &empty, BPF_ANY))
+			fail("clear tm_flow_table", errno);
 	const unsigned cpus = possible_cpus();
 	std::vector<tm_counters> zero_counters(cpus);
 	tm_rule_slot free_slot{};
@@ -201,14 +204,6 @@ Stats Dataplane::stats() const
 
 size_t Dataplane::flow_count() const { return maps_.count_flows(); }
 
-size_t Dataplane::two_way_flow_count() const
-{
-	tm_flow_key key{}, next{};
-	size_t n = 0;
-	for (tm_flow_key *prev = nullptr; bpf_map_get_next_key(maps_.flows.get(), prev, &next) == 0;
-	     prev = &key, key = next)
-		++n;
-	return n;
-}
+size_t Dataplane::two_way_flow_count() const { return maps_.count_flows(true); }
 
 } // namespace tmeter::dptest

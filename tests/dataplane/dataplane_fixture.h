@@ -24,7 +24,6 @@ public:
 	struct Options {
 		uint32_t max_rules = 64;
 		uint32_t max_flows = 8192;
-		uint32_t max_new_flows = 8192;
 	};
 	Dataplane() : Dataplane(Options{}) {}
 	explicit Dataplane(const Options &o);
@@ -54,7 +53,7 @@ public:
 	Stats stats() const;
 	tm_stats raw_stats() const;
 	size_t flow_count() const;	   // both tables
-	size_t two_way_flow_count() const; // tm_flows only
+	size_t two_way_flow_count() const; // the two-way ways only
 
 	const MapSet &maps() const { return maps_; }
 

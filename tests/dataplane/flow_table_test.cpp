@@ -1,5 +1,5 @@
-// The flow tables (bpf/maps.h): one-way flows live in tm_flows_new and move
-// to tm_flows with their first answer, so one-way churn never evicts a live
+// The flow table (bpf/maps.h): one-way flows live in the one-way ways and
+// move to the two-way ways with their first answer, so one-way churn never evicts a live
 // two-way flow, and with it its direction (SPEC §3). Packets pinned to two
 // CPUs, which BPF_PROG_TEST_RUN runs them on, share one flow entry.
 #include <gtest/gtest.h>
@@ -84,7 +84,7 @@ TEST_F(FlowTable, SynOnOneCpuIsSeenByTheOther)
 	EXPECT_EQ(dp_->counters(kB), want);
 }
 
-// One-way so far: tm_flows_new; the first answer moves it to tm_flows.
+// One-way so far: a one-way way; the first answer moves it to a two-way way.
 TEST_F(FlowTable, FirstAnswerMakesAFlowTwoWay)
 {
 	udp(0, A, B, 4000, 53, 10);
@@ -105,7 +105,7 @@ TEST_F(FlowTable, FirstAnswerMakesAFlowTwoWay)
 TEST(FlowTableChurn, OneWayChurnKeepsTwoWayFlows)
 {
 	auto dp = std::make_unique<Dataplane>(
-		Dataplane::Options{.max_rules = 64, .max_flows = 128, .max_new_flows = 256});
+		Dataplane::Options{.max_rules = 64, .max_flows = 128});
 	dp->add({kA, kB});
 	auto udp = [&](const Addr &s, const Addr &d, uint16_t sp, uint16_t dport, size_t payload) {
 		ASSERT_EQ(dp->run({.frame = PacketBuilder().eth().ipv4(s, d).udp(sp, dport).payload(payload).build()}),

@@ -63,7 +63,7 @@ TEST_F(RuleJournal, ResetKeepsTheKernelCounters)
 // delete: every rule is seen, counted, and the mark follows the slots.
 TEST_F(RuleJournal, ChangesPastTheHighWaterMark)
 {
-	Dataplane d(Dataplane::Options{.max_rules = 20000, .max_flows = 64, .max_new_flows = 64});
+	Dataplane d(Dataplane::Options{.max_rules = 20000, .max_flows = 64});
 	RuleStore store(d.maps());
 	auto batch = [](uint32_t first, uint32_t n) {
 		RuleChange c;
@@ -97,7 +97,7 @@ TEST_F(RuleJournal, ChangesPastTheHighWaterMark)
 // and in the exporter's figures.
 TEST_F(RuleJournal, ReusedSlotStartsAtZero)
 {
-	Dataplane small(Dataplane::Options{.max_rules = 1, .max_flows = 64, .max_new_flows = 64});
+	Dataplane small(Dataplane::Options{.max_rules = 1, .max_flows = 64});
 	small.add({kA});
 	ASSERT_EQ(small.run({.frame = PacketBuilder().eth().ipv4(A, B).udp(1, 2).payload(100).build()}),
 		  kTcActUnspec);

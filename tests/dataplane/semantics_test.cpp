@@ -34,7 +34,7 @@ struct Case {
 	std::vector<Step> steps;
 	std::map<std::string, Counters> expect; // rules left out expect zero
 	ExpectStats stats;
-	std::optional<size_t> flows; // entries in tm_flows afterwards
+	std::optional<size_t> flows; // entries in tm_flow_table afterwards
 	// The model resolves rules at each packet; it cannot reproduce a packet
 	// racing a rule change (the serial check), so such rows skip it.
 	bool model = true;
@@ -742,7 +742,7 @@ void run_case(const Case &tc, EntryBuild build)
 	check("no_rule", tc.stats.no_rule, st.no_rule);
 	check("counted", tc.stats.counted, st.counted);
 	if (tc.flows) {
-		EXPECT_EQ(dp.flow_count(), *tc.flows) << "entries in tm_flows and tm_flows_new";
+		EXPECT_EQ(dp.flow_count(), *tc.flows) << "entries in tm_flow_table";
 	}
 }
 
