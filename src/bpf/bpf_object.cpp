@@ -132,6 +132,11 @@ void BpfObject::reuse(std::string_view name, const Fd &map)
 	check_compatible(m, name, map);
 	if (int err = bpf_map__reuse_fd(m, map.get()))
 		fail_errno(fmt::format("cannot reuse pinned map {}", name), err);
+	// The program's bucket count must be the reused table's, not the one
+	// this object was opened with: a bucket index past the table's end
+	// finds no bucket, and every packet would look like a new flow.
+	if (m == skel_->maps.tm_flow_table)
+		skel_->rodata->tm_flow_buckets = bpf_map__max_entries(m);
 }
 
 void BpfObject::set_capacities(const Capacities &c)
