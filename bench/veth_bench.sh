@@ -18,6 +18,8 @@
 #   tm-churn-MODE    10 rules and --max-flows 16384 (8,192 new flows kept):
 #                    with 64,000 flows every packet is a new flow that
 #                    evicts another (the first-packet cost under churn)
+#   tm-wide-MODE     10 rules and --max-flows 1048576 (4x the default): fewer
+#                    flows share a bucket, the table is 4x larger
 #   other-R-MODE     the same with the binary given by --other BIN (A/B of
 #                    two builds in one run)
 # with 1 flow and with 64,000 flows (UDP source ports), 64-byte frames.
@@ -141,9 +143,15 @@ json.dump({"rules": sorted(rules)}, open(sys.argv[2], "w"))
 PY
 }
 for who in tm other; do
-	for r in 10 10k 1m churn; do
+	for r in 10 10k 1m churn wide; do
 		flows_opt=()
-		case $r in 10) n=10 ;; 10k) n=10000 ;; 1m) n=1000000 ;; churn) n=10 flows_opt=(--max-flows 16384) ;; esac
+		case $r in
+		10) n=10 ;;
+		10k) n=10000 ;;
+		1m) n=1000000 ;;
+		churn) n=10 flows_opt=(--max-flows 16384) ;;
+		wide) n=10 flows_opt=(--max-flows 1048576) ;;
+		esac
 		case " $CASES " in *" $who-$r-"*) ;; *) continue ;; esac
 		[[ $who == tm || -n $OTHER ]] || { echo "other- cases need --other BIN" >&2; exit 2; }
 		p=$PIN-$r
