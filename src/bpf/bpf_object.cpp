@@ -132,11 +132,6 @@ void BpfObject::reuse(std::string_view name, const Fd &map)
 	check_compatible(m, name, map);
 	if (int err = bpf_map__reuse_fd(m, map.get()))
 		fail_errno(fmt::format("cannot reuse pinned map {}", name), err);
-	// The program's bucket count must be the reused table's, not the one
-	// this object was opened with: a bucket index past the table's end
-	// finds no bucket, and every packet would look like a new flow.
-	if (m == skel_->maps.tm_flow_table)
-		skel_->rodata->tm_flow_buckets = bpf_map__max_entries(m);
 }
 
 void BpfObject::set_capacities(const Capacities &c)
@@ -144,17 +139,18 @@ void BpfObject::set_capacities(const Capacities &c)
 	auto &m = skel_->maps;
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, c.rules);
-	// The program's idea of the table's size is a constant in .rodata:
-	// both are set here, together.
-	const uint32_t buckets = flow_buckets(c.flows);
-	bpf_map__set_max_entries(m.tm_flow_table, buckets);
-	skel_->rodata->tm_flow_buckets = buckets;
+	bpf_map__set_max_entries(m.tm_flow_table, flow_buckets(c.flows));
 }
 
 void BpfObject::load(bool verbose)
 {
 	LibbpfLogCapture log;
 	build_ = entry_build_for_this_kernel();
+	// The program's bucket count is a constant in .rodata, derived here
+	// from the table it will use, whether created with set_capacities or
+	// reused (libbpf then takes the pinned map's size): a bucket index past
+	// the table's end finds no bucket, and every packet would look new.
+	skel_->rodata->tm_flow_buckets = bpf_map__max_entries(skel_->maps.tm_flow_table);
 	for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
 		for (bool egress : {false, true})
 			for (bool l3 : {false, true})
