@@ -20,6 +20,9 @@
 #                    evicts another (the first-packet cost under churn)
 #   tm-wide-MODE     10 rules and --max-flows 1048576 (4x the default): fewer
 #                    flows share a bucket, the table is 4x larger
+#   tm-half-MODE     10 rules and --max-flows 131072, and
+#   tm-quarter-MODE  65536 (1/2 and 1/4 of the default table): with the
+#                    others, how the cost of a packet follows the table's size
 #   other-R-MODE     the same with the binary given by --other BIN (A/B of
 #                    two builds in one run)
 # with 1 flow and with 64,000 flows (UDP source ports), 64-byte frames.
@@ -64,7 +67,7 @@ while (($#)); do
 	--flows) FLOWS=$2 && shift 2 ;;
 	--other) OTHER=$(realpath "$2") && shift 2 ;;
 	--prog-stats) PROG_STATS=1 && shift ;;
-	-h | --help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+	-h | --help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0" && exit 0 ;;
 	*) BUILDDIR=$1 && shift ;;
 	esac
 done
@@ -143,7 +146,7 @@ json.dump({"rules": sorted(rules)}, open(sys.argv[2], "w"))
 PY
 }
 for who in tm other; do
-	for r in 10 10k 1m churn wide; do
+	for r in 10 10k 1m churn wide half quarter; do
 		flows_opt=()
 		case $r in
 		10) n=10 ;;
@@ -151,6 +154,8 @@ for who in tm other; do
 		1m) n=1000000 ;;
 		churn) n=10 flows_opt=(--max-flows 16384) ;;
 		wide) n=10 flows_opt=(--max-flows 1048576) ;;
+		half) n=10 flows_opt=(--max-flows 131072) ;;
+		quarter) n=10 flows_opt=(--max-flows 65536) ;;
 		esac
 		case " $CASES " in *" $who-$r-"*) ;; *) continue ;; esac
 		[[ $who == tm || -n $OTHER ]] || { echo "other- cases need --other BIN" >&2; exit 2; }
