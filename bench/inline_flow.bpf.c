@@ -8,21 +8,16 @@
  * bucket at once could tear an entry), which a real table must not do.
  */
 #include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bench_flow_key.h"
 #include "bench_total.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define WAYS 4
 #define BUCKETS 65536 /* 262,144 entries, as minimal_flow's table */
-
-struct flow_key {
-	__u64 w[5]; /* saddr[16] daddr[16] sport dport proto pad: minimal_flow's key */
-};
 
 struct way {
 	struct flow_key k;
@@ -40,35 +35,19 @@ struct {
 	__type(value, struct bucket);
 } buckets SEC(".maps");
 
-static __always_inline int same(const struct flow_key *a, const struct flow_key *b)
-{
-	return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2]) |
-		(a->w[3] ^ b->w[3]) | (a->w[4] ^ b->w[4])) == 0;
-}
-
 SEC("tc")
 int inline_flow(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-	struct flow_key k = {};
+	struct flow_key k;
 	struct bucket *b;
 	struct way *w = 0;
-	__u32 zero = 0, idx, saddr, daddr, ports;
+	__u32 zero = 0, idx;
 	__u64 *t;
 	int i;
 
-	if (data + ETH_HLEN + 20 + 4 > data_end)
+	if (!ipv4_flow_key(skb, &k))
 		return TC_ACT_UNSPEC;
-	if (*(__u16 *)(data + 12) != __builtin_bswap16(ETH_P_IP) || *(__u8 *)(data + 14) != 0x45)
-		return TC_ACT_UNSPEC;
-	saddr = *(__u32 *)(data + 26);
-	daddr = *(__u32 *)(data + 30);
-	ports = *(__u32 *)(data + 34);
-	k.w[0] = saddr;
-	k.w[2] = daddr;
-	k.w[4] = (__u64)ports | (__u64)*(__u8 *)(data + 23) << 32;
-	idx = (__u32)((((__u64)saddr << 32 | daddr) * 0x9e3779b97f4a7c15ULL ^
-		       k.w[4] * 0xc2b2ae3d27d4eb4fULL) >> 48);
+	idx = (__u32)(flow_hash(&k) >> 48);
 	b = bpf_map_lookup_elem(&buckets, &idx);
 	if (!b)
 		return TC_ACT_UNSPEC;

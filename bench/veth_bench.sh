@@ -10,6 +10,11 @@
 #   inline           (not in the default cases) the minimal table's work with
 #                    a flow table looked up without a kernel call
 #                    (bench/inline_flow.bpf.c): the next step's cost
+#   pooled, split    (not in the default cases) the inline table with its
+#                    entries in a pool, reached through indexes beside the
+#                    tags: handed out in arrival order (pooled) or fixed per
+#                    bucket and way, spread over the pool (split); see
+#                    bench/pooled_flow.bpf.c
 #   nft-set          nftables per-element set counters (netdev ingress,
 #                    saddr and daddr looked up in a 10-element set)
 #   conntrack        conntrack with accounting (what nlbwmon reads)
@@ -74,12 +79,15 @@ done
 [[ $(id -u) == 0 ]] || { echo "veth_bench.sh: run as root" >&2; exit 1; }
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
 ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/minimal_flow.bpf.o bench/inline_flow.bpf.o \
+	bench/pooled_flow.bpf.o bench/split_flow.bpf.o \
 	bpf/empty.bpf.o >/dev/null
 BIN=$(realpath "$BUILDDIR/traffic_meter")
 FLOOD=$(realpath "$BUILDDIR/bench/frame_flood")
 EMPTY_O=$(realpath "$BUILDDIR/bpf/empty.bpf.o")
 MINIMAL_O=$(realpath "$BUILDDIR/bench/minimal_flow.bpf.o")
 INLINE_O=$(realpath "$BUILDDIR/bench/inline_flow.bpf.o")
+POOLED_O=$(realpath "$BUILDDIR/bench/pooled_flow.bpf.o")
+SPLIT_O=$(realpath "$BUILDDIR/bench/split_flow.bpf.o")
 
 TX=tm-vb-$$-tx RX=tm-vb-$$-rx
 PIN=/sys/fs/bpf/tm-vb-$$
@@ -177,10 +185,12 @@ pin_of() { # tm-R-MODE or other-R-MODE -> its pin path
 setup_case() { # CASE
 	case $1 in
 	none) ;;
-	empty | minimal | inline)
+	empty | minimal | inline | pooled | split)
 		local o=$EMPTY_O
 		[[ $1 == minimal ]] && o=$MINIMAL_O
 		[[ $1 == inline ]] && o=$INLINE_O
+		[[ $1 == pooled ]] && o=$POOLED_O
+		[[ $1 == split ]] && o=$SPLIT_O
 		rx tc qdisc add dev vb1 clsact
 		rx tc filter add dev vb1 ingress bpf direct-action obj "$o" sec tc
 		rx tc filter add dev vb1 egress bpf direct-action obj "$o" sec tc
@@ -208,7 +218,7 @@ setup_case() { # CASE
 }
 teardown_case() { # CASE
 	case $1 in
-	empty | minimal | inline) rx tc qdisc del dev vb1 clsact ;;
+	empty | minimal | inline | pooled | split) rx tc qdisc del dev vb1 clsact ;;
 	nft-set) rx nft delete table netdev tm_vb ;;
 	conntrack)
 		rx nft delete table inet tm_vb_ct
@@ -230,7 +240,7 @@ tm_up_packets() { # PIN
 # others' from their tc filter.
 ingress_prog_id() { # CASE
 	case $1 in
-	empty | minimal | inline)
+	empty | minimal | inline | pooled | split)
 		rx tc -j filter show dev vb1 ingress |
 			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
 		;;
