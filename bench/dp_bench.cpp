@@ -216,11 +216,7 @@ public:
 		}
 		if (int err = bpf_object__open_skeleton(skel_->skeleton, nullptr))
 			fail("open skeleton", err);
-		auto &m = skel_->maps;
-		for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
-			bpf_map__set_max_entries(map, kMaxRules);
-		bpf_map__set_max_entries(m.tm_flow_table, tmeter::flow_buckets(kMaxFlows));
-		skel_->rodata->tm_flow_buckets = tmeter::flow_buckets(kMaxFlows);
+		tmeter::size_skeleton(skel_, {kMaxRules, kMaxFlows});
 		// Only the measured entry point.
 		auto &p = skel_->progs;
 		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3,

@@ -134,23 +134,30 @@ void BpfObject::reuse(std::string_view name, const Fd &map)
 		fail_errno(fmt::format("cannot reuse pinned map {}", name), err);
 }
 
-void BpfObject::set_capacities(const Capacities &c)
+void size_skeleton(traffic_meter_bpf *skel, const Capacities &c)
 {
-	auto &m = skel_->maps;
+	auto &m = skel->maps;
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, c.rules);
 	bpf_map__set_max_entries(m.tm_flow_table, flow_buckets(c.flows));
+	match_flow_buckets(skel);
 }
+
+void match_flow_buckets(traffic_meter_bpf *skel)
+{
+	// A bucket index past the table's end finds no bucket, and every
+	// packet would look new.
+	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
+}
+
+void BpfObject::set_capacities(const Capacities &c) { size_skeleton(skel_.get(), c); }
 
 void BpfObject::load(bool verbose)
 {
 	LibbpfLogCapture log;
 	build_ = entry_build_for_this_kernel();
-	// The program's bucket count is a constant in .rodata, derived here
-	// from the table it will use, whether created with set_capacities or
-	// reused (libbpf then takes the pinned map's size): a bucket index past
-	// the table's end finds no bucket, and every packet would look new.
-	skel_->rodata->tm_flow_buckets = bpf_map__max_entries(skel_->maps.tm_flow_table);
+	// After every reuse: a reused flow table brings its own size.
+	match_flow_buckets(skel_.get());
 	for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
 		for (bool egress : {false, true})
 			for (bool l3 : {false, true})

@@ -69,11 +69,7 @@ Dataplane::Dataplane(const Options &o) : options_(o)
 	skel_.reset(traffic_meter_bpf__open());
 	if (!skel_)
 		fail("open skeleton", errno);
-	auto &m = skel_->maps;
-	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
-		bpf_map__set_max_entries(map, o.max_rules);
-	bpf_map__set_max_entries(m.tm_flow_table, tmeter::flow_buckets(o.max_flows));
-	skel_->rodata->tm_flow_buckets = tmeter::flow_buckets(o.max_flows);
+	tmeter::size_skeleton(skel_.get(), {o.max_rules, o.max_flows});
 	// Both builds of every entry point are loaded: the _compat ones must
 	// pass the verifier too (they are what kernels before 5.7 get).
 	if (int err = traffic_meter_bpf__load(skel_.get()))
