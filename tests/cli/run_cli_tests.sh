@@ -1634,7 +1634,11 @@ test_watch_rates() {
 	nsenter --net="/run/netns/$A" python3 "$E2E_DIR/udp_send.py" --dst 198.18.0.2 --port 7100 \
 		--count 1200 --size 472 --rate 200 --timeout 15 >/dev/null &
 	local sender=$!
-	sleep 0.5
+	# The first refresh covers the second after watch starts: the sender
+	# must be sending by then (a fixed sleep was not enough on a loaded
+	# machine, where its first packets came after the interval began).
+	sending() { local c; c=$(counters 198.18.0.2/32) && [ "${c#* }" != "$c" ] && [ "$(echo "$c" | cut -d' ' -f2)" -ge 10 ]; }
+	wait_until 10 sending || fail "the sender did not start: $(counters 198.18.0.2/32)"
 	tm_ok watch --count 3 --json --interval 1
 	wait "$sender" || fail "sender"
 	wait "$sink"
