@@ -78,16 +78,14 @@ while (($#)); do
 done
 [[ $(id -u) == 0 ]] || { echo "veth_bench.sh: run as root" >&2; exit 1; }
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
-ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/minimal_flow.bpf.o bench/inline_flow.bpf.o \
-	bench/pooled_flow.bpf.o bench/split_flow.bpf.o \
-	bpf/empty.bpf.o >/dev/null
+# The cases that are a plain TC program of their own, and its object.
+declare -A PROG_O=([empty]=bpf/empty.bpf.o)
+for p in minimal inline pooled split; do PROG_O[$p]=bench/${p}_flow.bpf.o; done
+ninja -C "$BUILDDIR" traffic_meter bench/frame_flood "${PROG_O[@]}" >/dev/null
+for p in "${!PROG_O[@]}"; do PROG_O[$p]=$(realpath "$BUILDDIR/${PROG_O[$p]}"); done
 BIN=$(realpath "$BUILDDIR/traffic_meter")
 FLOOD=$(realpath "$BUILDDIR/bench/frame_flood")
-EMPTY_O=$(realpath "$BUILDDIR/bpf/empty.bpf.o")
-MINIMAL_O=$(realpath "$BUILDDIR/bench/minimal_flow.bpf.o")
-INLINE_O=$(realpath "$BUILDDIR/bench/inline_flow.bpf.o")
-POOLED_O=$(realpath "$BUILDDIR/bench/pooled_flow.bpf.o")
-SPLIT_O=$(realpath "$BUILDDIR/bench/split_flow.bpf.o")
+is_prog_case() { [[ -n ${PROG_O[$1]:-} ]]; }
 
 TX=tm-vb-$$-tx RX=tm-vb-$$-rx
 PIN=/sys/fs/bpf/tm-vb-$$
@@ -183,18 +181,14 @@ pin_of() { # tm-R-MODE or other-R-MODE -> its pin path
 	if [[ $1 == other-* ]]; then echo "$PIN-other-$r"; else echo "$PIN-$r"; fi
 }
 setup_case() { # CASE
+	if is_prog_case "$1"; then
+		rx tc qdisc add dev vb1 clsact
+		rx tc filter add dev vb1 ingress bpf direct-action obj "${PROG_O[$1]}" sec tc
+		rx tc filter add dev vb1 egress bpf direct-action obj "${PROG_O[$1]}" sec tc
+		return
+	fi
 	case $1 in
 	none) ;;
-	empty | minimal | inline | pooled | split)
-		local o=$EMPTY_O
-		[[ $1 == minimal ]] && o=$MINIMAL_O
-		[[ $1 == inline ]] && o=$INLINE_O
-		[[ $1 == pooled ]] && o=$POOLED_O
-		[[ $1 == split ]] && o=$SPLIT_O
-		rx tc qdisc add dev vb1 clsact
-		rx tc filter add dev vb1 ingress bpf direct-action obj "$o" sec tc
-		rx tc filter add dev vb1 egress bpf direct-action obj "$o" sec tc
-		;;
 	nft-set)
 		rx nft -f - <<-EOF
 		table netdev tm_vb {
@@ -217,8 +211,11 @@ setup_case() { # CASE
 	esac
 }
 teardown_case() { # CASE
+	if is_prog_case "$1"; then
+		rx tc qdisc del dev vb1 clsact
+		return
+	fi
 	case $1 in
-	empty | minimal | inline | pooled | split) rx tc qdisc del dev vb1 clsact ;;
 	nft-set) rx nft delete table netdev tm_vb ;;
 	conntrack)
 		rx nft delete table inet tm_vb_ct
@@ -239,16 +236,13 @@ tm_up_packets() { # PIN
 # The ingress program of a case: traffic_meter's from its status, the
 # others' from their tc filter.
 ingress_prog_id() { # CASE
-	case $1 in
-	empty | minimal | inline | pooled | split)
+	if is_prog_case "$1"; then
 		rx tc -j filter show dev vb1 ingress |
 			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
-		;;
-	tm-* | other-*)
+	elif [[ $1 == tm-* || $1 == other-* ]]; then
 		tm "$(pin_of "$1")" status --json |
 			python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])'
-		;;
-	esac
+	fi
 }
 prog_run_stats() { # ID: "run_time_ns run_cnt"
 	bpftool prog show id "$1" -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("run_time_ns", 0), d.get("run_cnt", 0))'

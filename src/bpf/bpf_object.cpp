@@ -64,6 +64,15 @@ Fd dup_fd(int fd)
 	return out;
 }
 
+// The program's bucket count (a constant in .rodata), from the flow table
+// it will use: created at its set size, or reused (libbpf then takes the
+// pinned map's size). A bucket index past the table's end finds no bucket,
+// and every packet would look new.
+void match_flow_buckets(traffic_meter_bpf *skel)
+{
+	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
+}
+
 } // namespace
 
 uint32_t flow_buckets(uint32_t max_flows)
@@ -140,14 +149,7 @@ void size_skeleton(traffic_meter_bpf *skel, const Capacities &c)
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, c.rules);
 	bpf_map__set_max_entries(m.tm_flow_table, flow_buckets(c.flows));
-	match_flow_buckets(skel);
-}
-
-void match_flow_buckets(traffic_meter_bpf *skel)
-{
-	// A bucket index past the table's end finds no bucket, and every
-	// packet would look new.
-	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
+	match_flow_buckets(skel); // for callers that load the skeleton themselves
 }
 
 void BpfObject::set_capacities(const Capacities &c) { size_skeleton(skel_.get(), c); }

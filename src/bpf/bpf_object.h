@@ -37,10 +37,6 @@ uint32_t flow_capacity(uint32_t buckets);
 // bucket count to match the flow table's size. BpfObject, the data-plane
 // tests and dp_bench all open the skeleton, and all size it here.
 void size_skeleton(traffic_meter_bpf *skel, const Capacities &c);
-// The program's bucket count (a constant in .rodata), from the flow table
-// it will use: created at the size above, or reused (libbpf then takes the
-// pinned map's size). Called again just before the load.
-void match_flow_buckets(traffic_meter_bpf *skel);
 
 // What sizing the state's maps (tm_config) for `want` would change. Flows
 // count in whole buckets: --max-flows 1,001 and 1,004 are one table.
