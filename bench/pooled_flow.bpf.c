@@ -8,7 +8,12 @@
  *                flows fill the pool's first 4 MB;
  *   split_flow   (-DTM_BENCH_SPREAD) bucket b's way i always has entry
  *                4b + i: the same code and the same two lines a packet,
- *                with the entries spread over the whole 16 MB pool.
+ *                with the entries spread over the whole 16 MB pool;
+ *   head64_flow  (-DTM_BENCH_HEAD64) pooled_flow with the bucket head a
+ *                pooled traffic_meter table would have: six ways, a lock,
+ *                a sequence word and recently-used bytes, 64 bytes (4 MB
+ *                of heads instead of 1), read as a seqlock, written under
+ *                the lock.
  * A bench program only: inserts take no lock and the pool's counter is not
  * atomic, which a real table must not do.
  */
@@ -21,9 +26,13 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#ifdef TM_BENCH_HEAD64
+#define WAYS 6 /* traffic_meter's four two-way and two one-way ways */
+#else
 #define WAYS 4
+#endif
 #define BUCKETS 65536		 /* as inline_flow's */
-#define POOL (BUCKETS * WAYS) /* 262,144 entries, as minimal_flow's table */
+#define POOL (BUCKETS * WAYS) /* 262,144 entries (4 ways), as minimal_flow's table */
 
 struct entry {
 	struct flow_key k;
@@ -31,6 +40,13 @@ struct entry {
 };
 
 struct head {
+#ifdef TM_BENCH_HEAD64
+	/* traffic_meter's bucket head as ABI 4 would have it: one line */
+	struct bpf_spin_lock lock;
+	__u32 seq;
+	__u8 recent[WAYS];
+	__u8 pad[2];
+#endif
 	__u32 tag[WAYS];   /* 0: the way is empty */
 	__u32 entry[WAYS]; /* its entry in the pool */
 };
@@ -78,7 +94,7 @@ int pooled_flow(struct __sk_buff *skb)
 	struct flow_key k;
 	struct entry *e = 0;
 	struct head *h;
-	__u32 zero = 0, idx, tag, way;
+	__u32 zero = 0, idx, tag, way, n;
 	__u64 hash, *t;
 	int i;
 
@@ -90,25 +106,48 @@ int pooled_flow(struct __sk_buff *skb)
 	h = bpf_map_lookup_elem(&heads, &idx);
 	if (!h)
 		return TC_ACT_UNSPEC;
+#ifdef TM_BENCH_HEAD64
+	/* traffic_meter's lockless read (a seqlock) and locked insert */
+	__u32 seq = *(volatile __u32 *)&h->seq;
+#endif
 #pragma unroll
 	for (i = 0; i < WAYS; i++) {
 		if (h->tag[i] == tag) {
 			e = bpf_map_lookup_elem(&pool, &h->entry[i]);
-			if (e && same(&e->k, &k))
+			if (e && same(&e->k, &k)) {
+#ifdef TM_BENCH_HEAD64
+				if (!h->recent[i])
+					h->recent[i] = 1;
+#endif
 				break;
+			}
 			e = 0;
 		}
 	}
+#ifdef TM_BENCH_HEAD64
+	if (e && *(volatile __u32 *)&h->seq != seq)
+		e = 0;
+#endif
 	if (!e) {
-		way = tag >> 30; /* no lock: a bench program only */
-		if (!h->tag[way])
-			h->entry[way] = new_entry(idx, way);
-		e = bpf_map_lookup_elem(&pool, &h->entry[way]);
+		way = tag >> 30; /* a bench program only: no victim choice */
+		n = h->tag[way] ? h->entry[way] : new_entry(idx, way);
+		e = bpf_map_lookup_elem(&pool, &n);
 		if (!e)
 			return TC_ACT_UNSPEC;
 		e->k = k;
 		e->packets = 0;
+#ifdef TM_BENCH_HEAD64
+		bpf_spin_lock(&h->lock);
+		h->seq++;
+		h->entry[way] = n;
 		h->tag[way] = tag;
+		h->recent[way] = 0;
+		h->seq++;
+		bpf_spin_unlock(&h->lock);
+#else
+		h->entry[way] = n;
+		h->tag[way] = tag;
+#endif
 	}
 	e->packets++;
 	e->last_seen = skb->tstamp;

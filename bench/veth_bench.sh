@@ -15,6 +15,9 @@
 #                    tags: handed out in arrival order (pooled) or fixed per
 #                    bucket and way, spread over the pool (split); see
 #                    bench/pooled_flow.bpf.c
+#   head64           (not in the default cases) pooled with the 64-byte,
+#                    six-way, locked bucket head of a pooled traffic_meter
+#                    table
 #   nft-set          nftables per-element set counters (netdev ingress,
 #                    saddr and daddr looked up in a 10-element set)
 #   conntrack        conntrack with accounting (what nlbwmon reads)
@@ -80,7 +83,7 @@ done
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
 # The cases that are a plain TC program of their own, and its object.
 declare -A PROG_O=([empty]=bpf/empty.bpf.o)
-for p in minimal inline pooled split; do PROG_O[$p]=bench/${p}_flow.bpf.o; done
+for p in minimal inline pooled split head64; do PROG_O[$p]=bench/${p}_flow.bpf.o; done
 ninja -C "$BUILDDIR" traffic_meter bench/frame_flood "${PROG_O[@]}" >/dev/null
 for p in "${!PROG_O[@]}"; do PROG_O[$p]=$(realpath "$BUILDDIR/${PROG_O[$p]}"); done
 BIN=$(realpath "$BUILDDIR/traffic_meter")
