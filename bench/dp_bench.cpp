@@ -258,11 +258,11 @@ public:
 	// flow, whose rules its first packet resolves (rules_gen 0).
 	void reset_flows(const tm_flow_key &bench_flow)
 	{
-		table_.assign(tmeter::flow_buckets(kMaxFlows), tm_flow_bucket{});
+		table_ = tmeter::FlowTableImage(tmeter::flow_buckets(kMaxFlows));
 		tm_flow_entry bench{};
 		bench.key = bench_flow;
 		tmeter::place_flow(table_, bench, true);
-		tmeter::write_flow_table(maps_.flow_table, table_);
+		tmeter::write_flow_table(maps_, table_);
 	}
 
 	// Filler flows that the benchmark packet never hits, two-way; one whose
@@ -282,7 +282,7 @@ public:
 			e.value.rules_gen = generation;
 			tmeter::place_flow(table_, e, true);
 		}
-		tmeter::write_flow_table(maps_.flow_table, table_);
+		tmeter::write_flow_table(maps_, table_);
 	}
 
 	size_t flow_count() const { return maps_.count_flows(); }
@@ -291,7 +291,7 @@ private:
 	std::vector<char> object_bytes_; // outlives the skeleton that points at it
 	traffic_meter_bpf *skel_ = nullptr;
 	MapSet maps_;
-	std::vector<tm_flow_bucket> table_; // what reset_flows and fill_flows wrote
+	tmeter::FlowTableImage table_{1}; // what reset_flows and fill_flows wrote
 };
 
 int load_empty(const char *path, bpf_object **obj)

@@ -91,41 +91,128 @@ static __always_inline int tm_same_key(const struct tm_flow_key *a, const __u64 
 	return ((x[0] ^ w[0]) | (x[1] ^ w[1]) | (x[2] ^ w[2]) | (x[3] ^ w[3]) | (x[4] ^ w[4])) == 0;
 }
 
-/*
- * The slot of the flow in bucket b, its value copied to out and its slot
- * marked recently used; -1 if the bucket has no such flow. Slots are
- * visited with constant indexes only, so no later access needs a variable
- * offset into the bucket.
- */
-static __always_inline int tm_find_slot(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
-					struct tm_flow_value *out)
+#define TM_READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
+
+/* A bucket's ways' entries, looked up before its lock is taken: the verifier
+ * allows no helper call under a bpf_spin_lock, and a pool entry's address
+ * comes from one. */
+struct tm_ways {
+	/* Never NULL, for the verifier's sake (six pointers that may each be
+	 * NULL make too many states to explore): a way with no entry yet has
+	 * idx 0 and points at entry 0, which is never handed out. */
+	struct tm_flow_entry *e[TM_FLOW_SLOTS];
+	__u32 idx[TM_FLOW_SLOTS];
+};
+
+/* &b->recent[i], opaque: the compiler would otherwise merge the six found
+ * branches of a search into one, at b->recent + i, a variable offset into
+ * the bucket, which the verifier refuses without CAP_PERFMON. */
+static __always_inline __u8 *tm_recent_of(struct tm_flow_bucket *b, const int i)
 {
+	__u8 *recent = &b->recent[i];
+
+	asm volatile("" : "+r"(recent));
+	return recent;
+}
+
+/* Marks a way recently used; a line written only when it changes. */
+static __always_inline void tm_mark_recent(__u8 *recent)
+{
+	if (!*recent)
+		*recent = 1;
+}
+
+/*
+ * The way of the flow in bucket b, its value copied to out and its way
+ * marked recently used; -1 if the bucket has no such flow. Without the
+ * lock: the caller checks b->seq around it, and an index read while a
+ * writer moves it finds some entry of the pool or none.
+ */
+static __always_inline int tm_find_lockless(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
+					    struct tm_flow_value *out)
+{
+	struct tm_flow_entry *e;
+	__u8 *recent;
+	__u32 idx;
 	int i;
 
 #pragma unroll
 	for (i = 0; i < TM_FLOW_SLOTS; i++) {
-		struct tm_flow_entry *e = &b->slot[i];
-		__u8 *recent = &b->recent[i];
-
-		/* Opaque: the compiler would otherwise merge the six found
-		 * branches into one, at b + 64 * i, a variable offset. */
-		asm volatile("" : "+r"(e), "+r"(recent));
-		if (b->tag[i] == tag && tm_same_key(&e->key, w)) {
+		recent = tm_recent_of(b, i);
+		if (b->tag[i] != tag)
+			continue;
+		idx = TM_READ_ONCE(b->entry[i]);
+		e = bpf_map_lookup_elem(&tm_flow_pool, &idx);
+		if (e && tm_same_key(&e->key, w)) {
 			__builtin_memcpy(out, &e->value, sizeof(*out));
-			if (!*recent)
-				*recent = 1;
+			tm_mark_recent(recent);
 			return i;
 		}
 	}
 	return -1;
 }
 
-#define TM_READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
+/* The same search under the lock, through the entries pinned in ws. Ways
+ * are visited with constant indexes only, so no later access needs a
+ * variable offset into the bucket or ws. */
+static __always_inline int tm_find_locked(struct tm_flow_bucket *b, const struct tm_ways *ws,
+					  __u32 tag, const __u64 w[5], struct tm_flow_value *out)
+{
+	struct tm_flow_entry *e;
+	__u8 *recent;
+	int i;
 
-/* The flow's slot in b and its value in out, or -1: a lockless read that
- * falls back to the lock when a writer is, or was, at work on the bucket. */
+#pragma unroll
+	for (i = 0; i < TM_FLOW_SLOTS; i++) {
+		recent = tm_recent_of(b, i);
+		e = ws->e[i];
+		asm volatile("" : "+r"(e));
+		if (b->tag[i] == tag && tm_same_key(&e->key, w)) {
+			__builtin_memcpy(out, &e->value, sizeof(*out));
+			tm_mark_recent(recent);
+			return i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Takes b's lock with its ways' entries in ws: they are looked up first,
+ * and checked under the lock (a writer may have moved one meanwhile; then
+ * once more). 0, without the lock, if they changed both times.
+ */
+static __always_inline int tm_lock_ways(struct tm_flow_bucket *b, struct tm_ways *ws)
+{
+	int attempt, i, changed;
+
+#pragma unroll
+	for (attempt = 0; attempt < 2; attempt++) {
+#pragma unroll
+		for (i = 0; i < TM_FLOW_SLOTS; i++) {
+			ws->idx[i] = TM_READ_ONCE(b->entry[i]);
+			ws->e[i] = bpf_map_lookup_elem(&tm_flow_pool, &ws->idx[i]);
+			if (!ws->e[i])
+				return 0; /* an index past the pool: not one of ours */
+		}
+		bpf_spin_lock(&b->lock);
+		changed = 0;
+#pragma unroll
+		for (i = 0; i < TM_FLOW_SLOTS; i++)
+			changed |= b->entry[i] != ws->idx[i];
+		if (!changed)
+			return 1;
+		bpf_spin_unlock(&b->lock);
+	}
+	return 0;
+}
+
+#define TM_FLOW_BUSY -2 /* tm_lock_ways() gave up: no answer from the table */
+
+/* The flow's way in b and its value in out, -1 if b has no such flow, or
+ * TM_FLOW_BUSY: a lockless read that falls back to the lock when a writer
+ * is, or was, at work on the bucket. */
 static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
-					struct tm_flow_value *out)
+					struct tm_flow_value *out, struct tm_ways *ws)
 {
 	int slot;
 #ifndef TM_LOCKED_READS
@@ -133,19 +220,20 @@ static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, con
 
 	if (!(seq & 1)) {
 		tm_forget();
-		slot = tm_find_slot(b, tag, w, out);
+		slot = tm_find_lockless(b, tag, w, out);
 		tm_forget();
 		if (TM_READ_ONCE(b->seq) == seq)
 			return slot;
 	}
 #endif
-	bpf_spin_lock(&b->lock);
-	slot = tm_find_slot(b, tag, w, out);
+	if (!tm_lock_ways(b, ws))
+		return TM_FLOW_BUSY;
+	slot = tm_find_locked(b, ws, tag, w, out);
 	bpf_spin_unlock(&b->lock);
 	return slot;
 }
 
-/* The way a flow takes in the group of n slots from first: an empty one,
+/* The way a flow takes in the group of n ways from first: an empty one,
  * else one not used since the group's last eviction, else (all were used)
  * one the tag picks, after which the group's use starts over. */
 static __always_inline int tm_victim(struct tm_flow_bucket *b, const int first, const int n,
@@ -168,13 +256,131 @@ static __always_inline int tm_victim(struct tm_flow_bucket *b, const int first, 
 }
 
 /* slot == i, in a way the compiler cannot fold into an access at a
- * variable offset (a loop "for each i: if (i == slot) use b->slot[i]"
- * becomes "use b->slot[slot]" otherwise, which the verifier refuses
+ * variable offset (a loop "for each i: if (i == slot) use b->tag[i]"
+ * becomes "use b->tag[slot]" otherwise, which the verifier refuses
  * without CAP_PERFMON: the range it sees includes the bucket's lock). */
 static __always_inline int tm_is(int slot, const int i)
 {
 	asm volatile("" : "+r"(slot));
 	return slot == i;
+}
+
+/* The index of an entry of the pool for a way that has none, taken from
+ * this CPU's reserve; 0 when the pool is all handed out. The reserve is
+ * refilled from the pool's allocator under that one's lock, released before
+ * the bucket's is taken: BPF holds one lock at a time. */
+static __always_inline __u32 tm_take_reserved(void)
+{
+	struct tm_flow_reserve *r;
+	struct tm_flow_alloc *a;
+	__u32 zero = 0, used, take, idx;
+
+	r = bpf_map_lookup_elem(&tm_flow_reserve, &zero);
+	if (!r)
+		return 0;
+	if (r->next >= r->end) {
+		a = bpf_map_lookup_elem(&tm_flow_alloc, &zero);
+		if (!a)
+			return 0;
+		bpf_spin_lock(&a->lock);
+		used = a->used;
+		take = used < tm_flow_pool_entries - 1 ? tm_flow_pool_entries - 1 - used : 0;
+		if (take > TM_FLOW_RESERVE)
+			take = TM_FLOW_RESERVE;
+		a->used = used + take;
+		bpf_spin_unlock(&a->lock);
+		r->next = used + 1; /* entry 0 is never handed out */
+		r->end = used + 1 + take;
+	}
+	idx = r->next;
+	if (idx >= r->end)
+		return 0;
+	r->next = idx + 1;
+	return idx;
+}
+
+/* Puts back the entry tm_take_reserved() gave, unused (after the bucket's
+ * lock: this makes a helper call). Only this CPU takes from its reserve,
+ * and nothing it took since is in use, so its last entry is this one. */
+static __always_inline void tm_untake_reserved(__u32 idx)
+{
+	__u32 zero = 0;
+	struct tm_flow_reserve *r = bpf_map_lookup_elem(&tm_flow_reserve, &zero);
+
+	if (r && r->next == idx + 1)
+		r->next = idx;
+}
+
+/* Whether a way of b has no entry yet (read without the lock: a hint). */
+static __always_inline int tm_lacks_entry(struct tm_flow_bucket *b)
+{
+	int i, none = 0;
+
+#pragma unroll
+	for (i = 0; i < TM_FLOW_SLOTS; i++)
+		none |= TM_READ_ONCE(b->entry[i]) == 0;
+	return none;
+}
+
+/* Writes a flow into the way `at` of the group of n from first, into the
+ * way's entry or, if it has none, the reserved one (fresh, at fresh_idx; 0:
+ * none): 0 if neither exists, 1 if written, 2 if written into fresh.
+ * Constant indexes, as everywhere in a bucket (see tm_find_locked). */
+static __always_inline int tm_write_way(struct tm_flow_bucket *b, const struct tm_ways *ws,
+					const int first, const int n, int at, __u32 tag,
+					const __u64 w[5], const struct tm_flow_value *v, __u8 recent,
+					struct tm_flow_entry *fresh, __u32 fresh_idx)
+{
+	struct tm_flow_entry *e;
+	int i, written = 0;
+
+#pragma unroll
+	for (i = first; i < first + n; i++) {
+		if (!tm_is(at, i))
+			continue;
+		e = ws->e[i];
+		written = 1;
+		if (!ws->idx[i]) {
+			if (!fresh_idx)
+				return 0;
+			e = fresh;
+			b->entry[i] = fresh_idx;
+			written = 2;
+		}
+		__builtin_memcpy(&e->key, w, sizeof(e->key));
+		__builtin_memcpy(&e->value, v, sizeof(*v));
+		b->tag[i] = tag;
+		b->recent[i] = recent;
+	}
+	return written;
+}
+
+/* A one-way flow's first answer: the flow in way `from` (one-way) moves to
+ * way `to` (two-way) with its new value, their entries swap places, and
+ * `from` is left empty with what `to` had. */
+static __always_inline void tm_move_way(struct tm_flow_bucket *b, const struct tm_ways *ws,
+					int from, int to, __u32 tag, const struct tm_flow_value *v)
+{
+	struct tm_flow_entry *e;
+	int i, j;
+
+#pragma unroll
+	for (j = TM_FLOW_WAYS; j < TM_FLOW_SLOTS; j++) {
+		if (!tm_is(from, j))
+			continue;
+		e = ws->e[j];
+		__builtin_memcpy(&e->value, v, sizeof(*v));
+#pragma unroll
+		for (i = 0; i < TM_FLOW_WAYS; i++) {
+			if (!tm_is(to, i))
+				continue;
+			b->entry[j] = ws->idx[i];
+			b->entry[i] = ws->idx[j];
+			b->tag[i] = tag;
+			b->recent[i] = 1;
+			b->tag[j] = 0;
+		}
+	}
 }
 
 enum tm_store {
@@ -183,42 +389,39 @@ enum tm_store {
 	TM_STORE_UPDATE, /* a new originator or new rules, in place */
 };
 
-/* Writes a flow into the slot `at` of the group of n from first: constant
- * indexes, as everywhere in a bucket (see tm_find_slot). */
-static __always_inline void tm_write_slot(struct tm_flow_bucket *b, const int first, const int n,
-					  int at, __u32 tag, const __u64 w[5],
-					  const struct tm_flow_value *v, __u8 recent)
-{
-	int i;
-
-#pragma unroll
-	for (i = first; i < first + n; i++) {
-		if (!tm_is(at, i))
-			continue;
-		__builtin_memcpy(&b->slot[i].key, w, sizeof(b->slot[i].key));
-		__builtin_memcpy(&b->slot[i].value, v, sizeof(*v));
-		b->tag[i] = tag;
-		b->recent[i] = recent;
-	}
-}
-
 /*
  * The one writer of the table: under the bucket's lock, with seq odd. What
  * the read saw may have changed since (another CPU inserted, moved or
  * evicted the flow), so the flow is looked up again first. v ends as what
  * the table holds, which is what the packet counts with: a flow another
- * CPU inserted first keeps its originator.
+ * CPU inserted first keeps its originator. A flow the table cannot take
+ * (the pool all handed out, or its ways changing under two attempts) is
+ * counted in flow_insert_failed; its next packet tries again.
  */
 static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
 					  struct tm_flow_value *v, struct tm_flow_value *seen,
-					  enum tm_store what)
+					  enum tm_store what, struct tm_ways *ws,
+					  struct tm_stats *stats)
 {
-	int slot, i;
+	struct tm_flow_entry *fresh;
+	__u32 fresh_idx = 0;
+	int slot, i, stored = 1;
 
-	bpf_spin_lock(&b->lock);
+	if (what != TM_STORE_UPDATE && tm_lacks_entry(b))
+		fresh_idx = tm_take_reserved();
+	/* Never NULL, like the ways' entries (entry 0 when there is none):
+	 * whether there is one is the scalar fresh_idx, which the 5.10 and
+	 * 6.1 verifiers follow where they lost a NULL pointer's check. */
+	fresh = bpf_map_lookup_elem(&tm_flow_pool, &fresh_idx);
+	if (!fresh || !tm_lock_ways(b, ws)) {
+		if (fresh_idx)
+			tm_untake_reserved(fresh_idx);
+		stats->flow_insert_failed++;
+		return;
+	}
 	b->seq++;
 	tm_forget();
-	slot = tm_find_slot(b, tag, w, seen);
+	slot = tm_find_locked(b, ws, tag, w, seen);
 	if (what == TM_STORE_NEW && slot >= 0) {
 		__builtin_memcpy(v, seen, sizeof(*v));
 	} else if (what == TM_STORE_UPDATE || (slot >= 0 && slot < TM_FLOW_WAYS)) {
@@ -226,21 +429,25 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 #pragma unroll
 		for (i = 0; i < TM_FLOW_SLOTS; i++)
 			if (tm_is(slot, i))
-				__builtin_memcpy(&b->slot[i].value, v, sizeof(*v));
+				__builtin_memcpy(&ws->e[i]->value, v, sizeof(*v));
 	} else if (what == TM_STORE_NEW) {
 		i = tm_victim(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, tag);
-		tm_write_slot(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, i, tag, w, v, 0);
+		stored = tm_write_way(b, ws, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, i, tag, w, v, 0, fresh,
+				      fresh_idx);
+	} else if (slot < 0) { /* a first answer whose flow was evicted meanwhile */
+		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
+		stored = tm_write_way(b, ws, 0, TM_FLOW_WAYS, i, tag, w, v, 1, fresh, fresh_idx);
 	} else {
 		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
-		tm_write_slot(b, 0, TM_FLOW_WAYS, i, tag, w, v, 1);
-#pragma unroll
-		for (i = TM_FLOW_WAYS; i < TM_FLOW_SLOTS; i++)
-			if (tm_is(slot, i))
-				b->tag[i] = 0; /* moved out of the one-way ways */
+		tm_move_way(b, ws, slot, i, tag, v);
 	}
 	tm_forget();
 	b->seq++;
 	bpf_spin_unlock(&b->lock);
+	if (fresh_idx && stored != 2)
+		tm_untake_reserved(fresh_idx);
+	if (!stored)
+		stats->flow_insert_failed++;
 }
 
 /* The bucket and tag of key k, whose words it leaves in w. */
@@ -270,6 +477,7 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __
 	struct tm_flow_value *v = &s->fval;
 	struct tm_flow_bucket *b;
 	enum tm_store what = TM_STORE_UPDATE;
+	struct tm_ways ws;
 	int slot, changed = 0;
 	__u64 w[5];
 	__u32 tag;
@@ -283,7 +491,12 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __
 		stats->flow_insert_failed++;
 		return v;
 	}
-	slot = tm_read_flow(b, tag, w, v);
+	slot = tm_read_flow(b, tag, w, v, &ws);
+	if (slot == TM_FLOW_BUSY) {
+		tm_new_flow(s, v, k, syn >= 0 ? syn : sender, rules_gen);
+		stats->flow_insert_failed++;
+		return v;
+	}
 	if (slot < 0) {
 		tm_new_flow(s, v, k, syn >= 0 ? syn : sender, rules_gen);
 		what = TM_STORE_NEW;
@@ -301,7 +514,7 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __
 		else if (!changed)
 			return v;
 	}
-	tm_store_flow(b, tag, w, v, &s->fseen, what);
+	tm_store_flow(b, tag, w, v, &s->fseen, what, &ws, stats);
 	return v;
 }
 
@@ -329,14 +542,15 @@ static __always_inline int tm_count_icmp_error(struct tm_scratch *s)
 	const struct tm_packet *p = &s->p;
 	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey);
 	struct tm_flow_bucket *b;
+	struct tm_ways ws;
 	__u8 originator;
 	__u64 w[5];
 	__u32 tag;
 
 	b = tm_bucket_of(&s->fkey, w, &tag);
 	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
-	originator = b && tm_read_flow(b, tag, w, &s->fval) >= 0 ? s->fval.originator
-								  : quoted_sender;
+	originator = b && tm_read_flow(b, tag, w, &s->fval, &ws) >= 0 ? s->fval.originator
+								       : quoted_sender;
 	s->ref[0] = tm_match_rule(s, p->family, p->t.saddr);
 	s->ref[1] = tm_match_rule(s, p->family, p->t.daddr);
 	return tm_add_pair(s, &s->ref[0], &s->ref[1], quoted_sender != originator, p->packets,

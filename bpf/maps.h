@@ -52,10 +52,12 @@ struct {
 } tm_counters SEC(".maps");
 
 /*
- * The flow table (struct tm_flow_bucket says how it works). Not per-CPU:
- * both directions of a flow must see one originator. tm_flow_buckets is
- * its size, set at load with the map's (bpf_map__set_max_entries and the
- * object's .rodata): a constant to the verifier and the JIT.
+ * The flow table (struct tm_flow_bucket says how it works): bucket heads,
+ * the pool of entries they point to, its allocator and the CPUs' reserves.
+ * Not per-CPU: both directions of a flow must see one originator.
+ * tm_flow_buckets and tm_flow_pool_entries are the heads' and the pool's
+ * sizes, set at load with the maps' (bpf_map__set_max_entries and the
+ * object's .rodata): constants to the verifier and the JIT.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -64,7 +66,29 @@ struct {
 	__type(value, struct tm_flow_bucket);
 } tm_flow_table SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS * TM_FLOW_SLOTS); /* set at load */
+	__type(key, __u32);
+	__type(value, struct tm_flow_entry);
+} tm_flow_pool SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tm_flow_alloc);
+} tm_flow_alloc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tm_flow_reserve);
+} tm_flow_reserve SEC(".maps");
+
 const volatile __u32 tm_flow_buckets = TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS;
+const volatile __u32 tm_flow_pool_entries = TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS * TM_FLOW_SLOTS;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

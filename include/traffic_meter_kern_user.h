@@ -15,7 +15,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
-#define TM_ABI_VERSION 3
+#define TM_ABI_VERSION 4
 
 #define TM_DEFAULT_MAX_RULES 65536
 #define TM_DEFAULT_MAX_FLOWS 262144
@@ -150,19 +150,28 @@ struct tm_flow_entry {
 }; /* 64 bytes: one cache line */
 
 /*
- * tm_flow_table: an array of buckets that the data plane searches without
- * a kernel call (bpf/flow.h; docs/DESIGN.md, "Flow table"). A flow's bucket
- * and tag come from tm_flow_hash() of its key. Each bucket has
- * TM_FLOW_WAYS ways for two-way flows and TM_FLOW_NEW_WAYS for flows only
- * one end has sent on: a flow is born in a one-way way and moves with its
- * first answer, so one-way churn (a scan, a flood) never evicts a live
- * two-way flow, whose entry holds its direction. A full group gives up its
- * least recently used way (not-recently-used bits).
+ * The flow table (bpf/flow.h; docs/DESIGN.md, "Flow table"): an array of
+ * bucket heads that the data plane searches without a kernel call, and a
+ * pool of entries they point to. A flow's bucket and tag come from
+ * tm_flow_hash() of its key. Each bucket has TM_FLOW_WAYS ways for two-way
+ * flows and TM_FLOW_NEW_WAYS for flows only one end has sent on: a flow is
+ * born in a one-way way and moves with its first answer, so one-way churn
+ * (a scan, a flood) never evicts a live two-way flow, whose entry holds its
+ * direction. A full group gives up its least recently used way
+ * (not-recently-used bits).
+ *
+ * Entries are handed out in the order ways first need one, so the flows a
+ * host has fill the start of the pool, however large the table: at 64,000
+ * flows a packet touches 4 MB of entries rather than lines spread over the
+ * whole table (docs/BENCHMARKS.md, "Stop 17"). An entry once handed out
+ * stays with its bucket: a flow's move to a two-way way swaps two ways'
+ * entries, and a way emptied keeps its entry for the next flow. So a bucket
+ * holds at most TM_FLOW_SLOTS entries and the pool never runs out.
  *
  * Writers (inserts, moves, updates) hold `lock` and make `seq` odd while
- * they write; readers take no lock: they search, copy, and retry under the
- * lock if `seq` was odd or changed (a seqlock; on CPUs that reorder loads
- * the build reads under the lock, TM_LOCKED_READS).
+ * they write, the entries included; readers take no lock: they search,
+ * copy, and retry under the lock if `seq` was odd or changed (a seqlock; on
+ * CPUs that reorder loads the build reads under the lock, TM_LOCKED_READS).
  */
 #define TM_FLOW_WAYS 4
 #define TM_FLOW_NEW_WAYS 2
@@ -171,10 +180,26 @@ struct tm_flow_entry {
 struct tm_flow_bucket {
 	struct bpf_spin_lock lock;
 	__u32 seq;
-	__u32 tag[TM_FLOW_SLOTS];   /* of the flow in the slot; 0: empty */
+	__u32 tag[TM_FLOW_SLOTS];   /* of the flow in the way; 0: empty */
+	__u32 entry[TM_FLOW_SLOTS]; /* the way's entry in tm_flow_pool; 0: none yet */
 	__u8 recent[TM_FLOW_SLOTS]; /* found since the group last needed a victim */
-	__u8 pad[26];		    /* the slots start on a cache line of their own */
-	struct tm_flow_entry slot[TM_FLOW_SLOTS]; /* two-way ways, then one-way ways */
+	__u8 pad[2];
+}; /* 64 bytes: one cache line; two-way ways first, then one-way ways */
+
+/* tm_flow_alloc[0]: entries 1..used of tm_flow_pool are handed out (entry 0
+ * is never used). CPUs take them TM_FLOW_RESERVE at a time into their
+ * tm_flow_reserve, and a resize packs the flows into the first ones. */
+struct tm_flow_alloc {
+	struct bpf_spin_lock lock;
+	__u32 used;
+};
+
+#define TM_FLOW_RESERVE 64
+
+/* tm_flow_reserve[0], per CPU: entries next..end-1 are this CPU's to hand out. */
+struct tm_flow_reserve {
+	__u32 next;
+	__u32 end;
 };
 
 /*

@@ -2,8 +2,9 @@
 # Builds an earlier release of traffic_meter from this repository's history
 # into DIR, for the tests that upgrade its state, and prints the binary's
 # path. RELEASE names the file under tests/cli/ that holds its commit:
-# previous_release (the last release with ABI 1, the default) or
-# previous_release_abi2 (the last with ABI 2).
+# previous_release (the last release with ABI 1, the default),
+# previous_release_abi2 (the last with ABI 2) or previous_release_abi3 (the
+# last with ABI 3).
 #   scripts/build_previous.sh DIR [RELEASE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -64,13 +64,14 @@ Fd dup_fd(int fd)
 	return out;
 }
 
-// The program's bucket count (a constant in .rodata), from the flow table
-// it will use: created at its set size, or reused (libbpf then takes the
-// pinned map's size). A bucket index past the table's end finds no bucket,
-// and every packet would look new.
+// The program's bucket and pool entry counts (constants in .rodata), from
+// the flow table it will use: created at its set size, or reused (libbpf
+// then takes the pinned maps' sizes). A bucket index past the table's end
+// finds no bucket, and every packet would look new.
 void match_flow_buckets(traffic_meter_bpf *skel)
 {
 	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
+	skel->rodata->tm_flow_pool_entries = bpf_map__max_entries(skel->maps.tm_flow_pool);
 }
 
 } // namespace
@@ -81,6 +82,11 @@ uint32_t flow_buckets(uint32_t max_flows)
 }
 
 uint32_t flow_capacity(uint32_t buckets) { return buckets * TM_FLOW_WAYS; }
+
+uint32_t flow_pool_entries(uint32_t buckets, unsigned cpus)
+{
+	return buckets * TM_FLOW_SLOTS + 1 + TM_FLOW_RESERVE * cpus;
+}
 
 CapacityChange capacity_change(const tm_config &cfg, const Capacities &want)
 {
@@ -149,6 +155,7 @@ void size_skeleton(traffic_meter_bpf *skel, const Capacities &c)
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, c.rules);
 	bpf_map__set_max_entries(m.tm_flow_table, flow_buckets(c.flows));
+	bpf_map__set_max_entries(m.tm_flow_pool, flow_pool_entries(flow_buckets(c.flows), possible_cpus()));
 	match_flow_buckets(skel); // for callers that load the skeleton themselves
 }
 

@@ -32,9 +32,12 @@ struct Capacities {
 // each, rounded up), and the capacity they give.
 uint32_t flow_buckets(uint32_t max_flows);
 uint32_t flow_capacity(uint32_t buckets);
+// Entries of the flow table's pool: one per way, entry 0 (never handed
+// out), and what the CPUs may hold in their reserves.
+uint32_t flow_pool_entries(uint32_t buckets, unsigned cpus);
 
 // Sizes the maps an opened skeleton will create, and sets the program's
-// bucket count to match the flow table's size. BpfObject, the data-plane
+// bucket and pool entry counts to match the flow table's size. BpfObject, the data-plane
 // tests and dp_bench all open the skeleton, and all size it here.
 void size_skeleton(traffic_meter_bpf *skel, const Capacities &c);
 

@@ -25,9 +25,9 @@ Fd open_pin(const std::filesystem::path &path)
 
 } // namespace
 
-std::array<MapSet::Entry, 9> MapSet::all()
+std::array<MapSet::Entry, 12> MapSet::all()
 {
-	std::array<Entry, 9> out{};
+	std::array<Entry, 12> out{};
 	size_t i = 0;
 	for (const auto &e : kFixed)
 		out[i++] = e;
@@ -41,7 +41,7 @@ std::filesystem::path MapSet::sized_dir(const std::filesystem::path &pin_dir, ui
 	return pin_dir / fmt::format("maps{}", gen);
 }
 
-MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen, bool abi2)
+MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen, uint32_t abi)
 {
 	MapSet maps;
 	for (const auto &e : kFixed)
@@ -49,9 +49,12 @@ MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen, b
 	if (!gen)
 		gen = maps.read_config().maps_gen;
 	const auto dir = sized_dir(pin_dir, gen);
-	for (const auto &e : kSized)
-		if (!abi2 || e.member != &MapSet::flow_table)
+	for (const auto &e : kSized) {
+		const bool in_abi = !is_flow_map(e.name) || abi >= 4 ||
+				    (abi == 3 && e.member == &MapSet::flow_table);
+		if (in_abi)
 			maps.*(e.member) = open_pin(dir / e.name);
+	}
 	return maps;
 }
 

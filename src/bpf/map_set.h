@@ -28,7 +28,10 @@ struct MapSet {
 	Fd rules_v6;
 	Fd rule_slots;
 	Fd counters;
-	Fd flow_table;
+	Fd flow_table; // the bucket heads
+	Fd flow_pool;
+	Fd flow_alloc;
+	Fd flow_reserve;
 
 	// Pin file names: the map names in bpf/maps.h, which libbpf also uses.
 	struct Entry {
@@ -41,27 +44,37 @@ struct MapSet {
 		{"tm_percpu", &MapSet::percpu},
 		{"tm_frags", &MapSet::frags},
 	}};
-	static constexpr std::array<Entry, 5> kSized = {{
+	static constexpr std::array<Entry, 8> kSized = {{
 		{"tm_rules_v4", &MapSet::rules_v4},
 		{"tm_rules_v6", &MapSet::rules_v6},
 		{"tm_rule_slots", &MapSet::rule_slots},
 		{"tm_counters", &MapSet::counters},
 		{"tm_flow_table", &MapSet::flow_table},
+		{"tm_flow_pool", &MapSet::flow_pool},
+		{"tm_flow_alloc", &MapSet::flow_alloc},
+		{"tm_flow_reserve", &MapSet::flow_reserve},
 	}};
+	// The flow table's maps: a resize that keeps the flow capacity reuses them.
+	static bool is_flow_map(std::string_view name)
+	{
+		return name.starts_with("tm_flow_");
+	}
 	// ABI 2's flow tables (LRU hashes of tm_flow_key to tm_flow_value) in
 	// its maps<gen>/: what an upgrade reads and then removes.
 	static constexpr std::array<std::string_view, 2> kAbi2Flows = {"tm_flows", "tm_flows_new"};
 	// Every entry, fixed first.
-	static std::array<Entry, 9> all();
+	static std::array<Entry, 12> all();
 
 	// maps<gen>/ under the pin path (bpffs takes no dots in names).
 	static std::filesystem::path sized_dir(const std::filesystem::path &pin_dir, uint32_t gen);
 
 	// Opens the fixed maps and those of maps<gen>/ (tm_config.maps_gen when
-	// gen is 0). Throws a runtime Error naming the missing pin. abi2: the
-	// state of ABI 2, which has no tm_flow_table (flow_table stays empty).
+	// gen is 0). Throws a runtime Error naming the missing pin. abi: the
+	// state's, for an upgrade: ABI 2 has none of the flow table's maps (they
+	// stay empty), ABI 3 only tm_flow_table, with buckets of its own layout
+	// (tm_flow_bucket_v3 in state/resize.cpp).
 	static MapSet open_pinned(const std::filesystem::path &pin_dir, uint32_t gen = 0,
-				  bool abi2 = false);
+				  uint32_t abi = TM_ABI_VERSION);
 
 	tm_config read_config() const;
 	void write_config(const tm_config &cfg) const;

@@ -153,9 +153,11 @@ int cmd_purge(const Context &ctx, bool force)
 		purge_v1(ctx.pin_dir);
 		break;
 	case StateKind::kV2:
+	case StateKind::kV3:
 	case StateKind::kCurrent: {
-		State state = kind == StateKind::kV2
-				      ? State::open_v2(ctx.pin_dir, std::move(lock), force)
+		State state = upgradable_abi(kind)
+				      ? State::open_older(ctx.pin_dir, upgradable_abi(kind), std::move(lock),
+							  force)
 				      : State::open(ctx.pin_dir, Access::kWrite, std::move(lock), force);
 		// --force: the state of a namespace that is gone; its interfaces
 		// and their hooks went with it.

@@ -14,9 +14,9 @@ namespace {
 
 // Per entry, rounded up from the kernel's structures: an LPM trie node with
 // its key and value (allocated as rules are added), a slot, per-CPU counters;
-// the flow table's buckets (preallocated).
+// the flow table's bucket heads and pool entries (preallocated).
 constexpr uint64_t kTrieNode = 80, kSlot = sizeof(tm_rule_slot), kCounter = sizeof(tm_counters);
-constexpr uint64_t kFlowBucket = sizeof(tm_flow_bucket);
+constexpr uint64_t kFlowBucket = sizeof(tm_flow_bucket), kFlowEntry = sizeof(tm_flow_entry);
 
 uint64_t mem_available_bytes()
 {
@@ -38,7 +38,9 @@ uint64_t mem_available_bytes()
 uint64_t map_memory_bytes(const Capacities &c, unsigned cpus)
 {
 	const uint64_t rules = uint64_t(c.rules) * (kTrieNode + kSlot + kCounter * cpus);
-	const uint64_t flows = uint64_t(flow_buckets(c.flows)) * kFlowBucket;
+	const uint32_t buckets = flow_buckets(c.flows);
+	const uint64_t flows = uint64_t(buckets) * kFlowBucket +
+			       uint64_t(flow_pool_entries(buckets, cpus)) * kFlowEntry;
 	return rules + flows;
 }
 

@@ -10,7 +10,8 @@ Provisioned provision_state(const std::filesystem::path &pin_dir, const Capaciti
 			    const ObjectOptions &opts, StateLock lock)
 {
 	refuse_throwaway_mount(pin_dir);
-	switch (probe_state(pin_dir)) {
+	const StateKind kind = probe_state(pin_dir);
+	switch (kind) {
 	case StateKind::kNone: {
 		check_capacities_fit(caps);
 		PinDirSetup setup = prepare_pin_dir(pin_dir);
@@ -28,10 +29,11 @@ Provisioned provision_state(const std::filesystem::path &pin_dir, const Capaciti
 	}
 	case StateKind::kV1:
 		return {migrate_v1(pin_dir, opts, std::move(lock)), std::nullopt, false, 1};
-	case StateKind::kV2: {
-		State state = State::open_v2(pin_dir, std::move(lock));
-		std::optional<BpfObject> obj = upgrade_abi2(state, opts);
-		return {std::move(state), std::move(obj), false, 2};
+	case StateKind::kV2:
+	case StateKind::kV3: {
+		State state = State::open_older(pin_dir, upgradable_abi(kind), std::move(lock));
+		std::optional<BpfObject> obj = upgrade_older_abi(state, opts);
+		return {std::move(state), std::move(obj), false, upgradable_abi(kind)};
 	}
 	case StateKind::kCurrent:
 		break;

@@ -26,8 +26,6 @@ bool is_rule_map(std::string_view name)
 	       name == "tm_counters";
 }
 
-bool is_flow_map(std::string_view name) { return name == "tm_flow_table"; }
-
 bool is_fixed(std::string_view name)
 {
 	for (const auto &e : MapSet::kFixed)
@@ -46,39 +44,61 @@ void remove_gen(const std::filesystem::path &pin_dir, uint32_t gen)
 	rmdir(dir.c_str());
 }
 
-// Places the flows of one table in a new one of another size, where the
-// data plane will look for them (tm_flow_hash), two-way flows in two-way
-// ways; they keep their originator and re-resolve their rules (rules_gen
-// 0 never matches). A flow whose group is already full in the new table is
-// dropped: its next packet starts it again. The new table is not attached
-// yet: plain writes.
-void copy_flows(const Fd &from, const Fd &to)
+// ABI 3's flow table: buckets with their entries inline, what an upgrade
+// from it reads.
+struct tm_flow_bucket_v3 {
+	bpf_spin_lock lock;
+	__u32 seq;
+	__u32 tag[TM_FLOW_SLOTS];
+	__u8 recent[TM_FLOW_SLOTS];
+	__u8 pad[26];
+	tm_flow_entry slot[TM_FLOW_SLOTS];
+};
+static_assert(sizeof(tm_flow_bucket_v3) == 448);
+
+// A flow carried into a new table keeps its originator and re-resolves its
+// rules (rules_gen 0 never matches). A flow whose group is already full in
+// the new table is dropped: its next packet starts it again.
+void carry_flow(FlowTableImage &to, tm_flow_entry e, bool two_way)
 {
-	if (MapSet::id(from) == MapSet::id(to))
+	e.value.rules_gen = 0;
+	place_flow(to, e, two_way);
+}
+
+// The flows of one table placed in a new one of another size, where the
+// data plane will look for them (tm_flow_hash), two-way flows in two-way
+// ways. The new table is not attached yet: plain writes.
+void copy_flows(const MapSet &from, const MapSet &to)
+{
+	if (MapSet::id(from.flow_table) == MapSet::id(to.flow_table))
 		return;
-	std::vector<tm_flow_bucket> fresh(MapSet::capacity(to));
-	read_array_chunks(from, sizeof(tm_flow_bucket), kWholeArray,
+	FlowTableImage fresh(MapSet::capacity(to.flow_table));
+	for_each_flow(from, [&](const tm_flow_entry &e, bool two_way) { carry_flow(fresh, e, two_way); });
+	write_flow_table(to, fresh);
+}
+
+// ABI 3's flows (buckets with inline entries), placed like copy_flows does.
+void copy_abi3_flows(const Fd &from, const MapSet &to)
+{
+	FlowTableImage fresh(MapSet::capacity(to.flow_table));
+	read_array_chunks(from, sizeof(tm_flow_bucket_v3), kWholeArray,
 			  [&](uint32_t, const uint8_t *values, uint32_t count) {
-				  const auto *old = reinterpret_cast<const tm_flow_bucket *>(values);
+				  const auto *old = reinterpret_cast<const tm_flow_bucket_v3 *>(values);
 				  for (uint32_t i = 0; i < count; ++i)
-					  for (int j = 0; j < TM_FLOW_SLOTS; ++j) {
-						  if (!old[i].tag[j])
-							  continue;
-						  tm_flow_entry e = old[i].slot[j];
-						  e.value.rules_gen = 0;
-						  place_flow(fresh, e, j < TM_FLOW_WAYS);
-					  }
+					  for (int j = 0; j < TM_FLOW_SLOTS; ++j)
+						  if (old[i].tag[j])
+							  carry_flow(fresh, old[i].slot[j], j < TM_FLOW_WAYS);
 			  });
 	write_flow_table(to, fresh);
 }
 
 // ABI 2's flows (maps<gen>/tm_flows: two-way, tm_flows_new: one-way),
-// placed in the new table like copy_flows does: a flow keeps its direction
-// across the upgrade. Read in batches (kernel 5.6+): a router has hundreds
-// of thousands, and the old program still adds and evicts some meanwhile.
-void copy_abi2_flows(const std::filesystem::path &pin_dir, uint32_t gen, const Fd &to)
+// placed like copy_flows does: a flow keeps its direction across the
+// upgrade. Read in batches (kernel 5.6+): a router has hundreds of
+// thousands, and the old program still adds and evicts some meanwhile.
+void copy_abi2_flows(const std::filesystem::path &pin_dir, uint32_t gen, const MapSet &to)
 {
-	std::vector<tm_flow_bucket> fresh(MapSet::capacity(to));
+	FlowTableImage fresh(MapSet::capacity(to.flow_table));
 	constexpr uint32_t kChunk = 4096;
 	std::vector<tm_flow_key> keys(kChunk);
 	std::vector<tm_flow_value> values(kChunk);
@@ -96,11 +116,8 @@ void copy_abi2_flows(const std::filesystem::path &pin_dir, uint32_t gen, const F
 							     keys.data(), values.data(), &count, &opts);
 			if (err && errno != ENOENT)
 				fail_errno(fmt::format("cannot read {}", path.string()), errno);
-			for (uint32_t i = 0; i < count; ++i) {
-				tm_flow_entry e{keys[i], values[i]};
-				e.value.rules_gen = 0;
-				place_flow(fresh, e, two_way);
-			}
+			for (uint32_t i = 0; i < count; ++i)
+				carry_flow(fresh, tm_flow_entry{keys[i], values[i]}, two_way);
 			if (err)
 				break; // ENOENT: the last batch
 		}
@@ -121,7 +138,7 @@ void finish(State &state, const MapSet &fresh, uint32_t gen)
 	cfg.resize_gen = 0;
 	cfg.max_rules = MapSet::capacity(fresh.rule_slots);
 	cfg.max_flows = flow_capacity(MapSet::capacity(fresh.flow_table));
-	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2 commits here too
+	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2 or 3 commits here too
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots)) {
 		// copy_to put the rules in slots 0..n-1.
 		const auto n = uint32_t(RuleStore(fresh).rules().size());
@@ -146,8 +163,8 @@ BpfObject load_object(const ObjectOptions &opts, const Capacities &caps)
 BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &opts)
 {
 	tm_config cfg = state.config();
-	// An upgrade from ABI 2 is a resize whose new flow table has another
-	// layout: the rule maps stay, the flows are carried over.
+	// An upgrade from ABI 2 or 3 is a resize whose new flow table has
+	// another layout: the rule maps stay, the flows are carried over.
 	const bool upgrade = cfg.abi_version != TM_ABI_VERSION;
 	const CapacityChange change = capacity_change(cfg, target);
 	const bool rules = change.rules, flows = change.flows || upgrade;
@@ -170,7 +187,7 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 
 	BpfObject obj = load_object(opts, target);
 	obj.reuse_if(state.maps(), [&](std::string_view name) {
-		return is_fixed(name) || (!rules && is_rule_map(name)) || (!flows && is_flow_map(name));
+		return is_fixed(name) || (!rules && is_rule_map(name)) || (!flows && MapSet::is_flow_map(name));
 	});
 	obj.load(opts.verbose);
 	MapSet fresh = obj.maps();
@@ -179,10 +196,12 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 			fail_errno(fmt::format("cannot pin {}", (dir / e.name).string()), errno);
 	if (rules)
 		RuleStore(state.maps()).copy_to(fresh);
-	if (upgrade)
-		copy_abi2_flows(state.pin_dir(), cfg.maps_gen, fresh.flow_table);
+	if (cfg.abi_version == 2)
+		copy_abi2_flows(state.pin_dir(), cfg.maps_gen, fresh);
+	else if (cfg.abi_version == 3)
+		copy_abi3_flows(state.maps().flow_table, fresh);
 	else
-		copy_flows(state.maps().flow_table, fresh.flow_table);
+		copy_flows(state.maps(), fresh);
 
 	try {
 		reattach_all(state, obj, gen);
@@ -198,7 +217,7 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 	return obj;
 }
 
-std::optional<BpfObject> upgrade_abi2(State &state, const ObjectOptions &opts)
+std::optional<BpfObject> upgrade_older_abi(State &state, const ObjectOptions &opts)
 {
 	recover_resize(state, opts, true); // an upgrade killed part way: undone or completed
 	const tm_config cfg = state.config();

@@ -23,13 +23,13 @@ struct ObjectOptions {
 // on the new maps (what `load` attaches its interface with).
 BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &obj);
 
-// The upgrade of ABI 2 state (StateKind::kV2, opened with State::open_v2):
-// a resize to the same capacities that builds this ABI's flow table from
-// ABI 2's and commits abi_version with maps_gen, so a kill at any moment
-// leaves ABI 2 state (upgraded again by the next load) or this ABI's.
+// The upgrade of ABI 2 or 3 state (opened with State::open_older): a
+// resize to the same capacities that builds this ABI's flow table from the
+// old one and commits abi_version with maps_gen, so a kill at any moment
+// leaves the old state (upgraded again by the next load) or this ABI's.
 // Returns the object loaded on the new maps, if it loaded one (none when
 // it only completed an interrupted upgrade).
-std::optional<BpfObject> upgrade_abi2(State &state, const ObjectOptions &opts);
+std::optional<BpfObject> upgrade_older_abi(State &state, const ObjectOptions &opts);
 
 // A resize killed part way (tm_config.resize_gen): discarded if no
 // interface was moved yet, otherwise completed. Completing needs what

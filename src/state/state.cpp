@@ -94,6 +94,8 @@ StateKind probe_state(const std::filesystem::path &pin_dir)
 					 path.string(), TM_ABI_VERSION));
 	if (cfg.abi_version == 2)
 		return StateKind::kV2;
+	if (cfg.abi_version == 3)
+		return StateKind::kV3;
 	if (cfg.abi_version != TM_ABI_VERSION)
 		fail_runtime(fmt::format("the state at {} was made by a newer traffic_meter (ABI {}; "
 					 "this one has ABI {}): use that one, or `purge` with it first",
@@ -132,10 +134,12 @@ State State::open(const std::filesystem::path &pin_dir, Access access,
 					 pin_dir.string()));
 	case StateKind::kV1:
 	case StateKind::kV2:
+	case StateKind::kV3:
 		fail_runtime(fmt::format("the state at {} was made by an older traffic_meter (ABI {}); "
 					 "run `traffic_meter load --dev IF` once to carry its rules and "
 					 "counters over",
-					 pin_dir.string(), kind == StateKind::kV1 ? 1 : 2));
+					 pin_dir.string(),
+					 kind == StateKind::kV1 ? 1 : upgradable_abi(kind)));
 	case StateKind::kCurrent:
 		break;
 	}
@@ -148,9 +152,10 @@ State State::open(const std::filesystem::path &pin_dir, Access access,
 	return state;
 }
 
-State State::open_v2(const std::filesystem::path &pin_dir, StateLock lock, bool any_netns)
+State State::open_older(const std::filesystem::path &pin_dir, uint32_t abi, StateLock lock,
+			 bool any_netns)
 {
-	MapSet maps = MapSet::open_pinned(pin_dir, 0, true);
+	MapSet maps = MapSet::open_pinned(pin_dir, 0, abi);
 	if (!any_netns)
 		check_netns(pin_dir, maps.read_config());
 	State state(pin_dir, std::move(lock), std::move(maps));

@@ -20,7 +20,14 @@ enum class StateKind {
 	kV1,	  // ABI 1: `load` migrates it
 	kV2,	  // ABI 2 (flows in LRU hashes): `load` upgrades it, a resize that keeps rules,
 		  // counters and flows
+	kV3,	  // ABI 3 (flow entries inside the buckets): upgraded like ABI 2
 };
+
+// The ABI of a state `load` upgrades with a resize (kV2, kV3); 0 for others.
+constexpr uint32_t upgradable_abi(StateKind k)
+{
+	return k == StateKind::kV2 ? 2 : k == StateKind::kV3 ? 3 : 0;
+}
 StateKind probe_state(const std::filesystem::path &pin_dir);
 
 enum class Access { kRead, kWrite };
@@ -40,11 +47,11 @@ public:
 	static State create(const std::filesystem::path &pin_dir, const BpfObject &obj,
 			    const PinDirSetup &setup, StateLock lock);
 
-	// ABI 2 state, for its upgrade or purge (its flows are in legacy maps:
-	// maps().flow_table is empty). Under the lock, checked and recovered
-	// like open().
-	static State open_v2(const std::filesystem::path &pin_dir, StateLock lock,
-			     bool any_netns = false);
+	// ABI 2 or 3 state (upgradable_abi), for its upgrade or purge: its flows
+	// are in maps of its own layout (MapSet::open_pinned says which it
+	// opens). Under the lock, checked and recovered like open().
+	static State open_older(const std::filesystem::path &pin_dir, uint32_t abi, StateLock lock,
+				bool any_netns = false);
 
 	// State being built under the lock (migration): no checks, no recovery.
 	static State adopt(const std::filesystem::path &pin_dir, StateLock lock, MapSet maps);

@@ -1347,20 +1347,23 @@ test_migrate_from_previous_abi() {
 	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
 	expect_eq "one filter on a0 ingress (the old one replaced)" "$n" 1
 	tm_ok status
-	expect_contains "status after the upgrade" "$OUT" "(ABI 3)"
+	expect_contains "status after the upgrade" "$OUT" "(ABI 4)"
 	tm_ok purge
 }
 
-# The ABI 2 release's state (flows in LRU hashes) is upgraded by the first
-# load of this one: rules and counters kept, and a flow's direction too. A
-# UDP flow A:40000 -> B:5000 answered once before the upgrade; B's packet
-# after it is still downstream (had the flow been lost, B would be its
-# originator and the packet upstream).
-test_upgrade_from_abi2() {
+# The state of the ABI 2 release (flows in LRU hashes) and of the ABI 3
+# release (flow entries inside the buckets) is upgraded by the first load
+# of this one: rules and counters kept, and a flow's direction too. A UDP
+# flow A:40000 -> B:5000 answered once before the upgrade; B's packet after
+# it is still downstream (had the flow been lost, B would be its originator
+# and the packet upstream).
+upgrade_keeps_flow() {
+	local old_bin=$1 abi=$2
 	lab_pair || return 1
-	[ -n "${TM_ABI2_BIN:-}" ] && [ -x "$TM_ABI2_BIN" ] ||
-		{ fail "TM_ABI2_BIN is not set (scripts/build_previous.sh DIR previous_release_abi2 builds it)"; return 1; }
-	prev() { nsenter --net="/run/netns/$NS" "$TM_ABI2_BIN" --pin-path "$PIN" "$@" >/dev/null || fail "ABI 2 release: $*"; }
+	[ -n "$old_bin" ] && [ -x "$old_bin" ] ||
+		{ fail "TM_ABI${abi}_BIN is not set (scripts/build_previous.sh DIR previous_release_abi$abi builds it)"; return 1; }
+	prev() { nsenter --net="/run/netns/$NS" "$old_bin" --pin-path "$PIN" "$@" >/dev/null || fail "ABI $abi release: $*"; }
+	rm -f "$WORK/b.ready" "$WORK/a.answered" "$WORK/go" # $WORK outlives a test
 	prev load --dev a0
 	prev add --ip-address 198.18.0.2 --ip-address 2001:db8::/64
 	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
@@ -1383,12 +1386,12 @@ open(sys.argv[1], "w").close()
 s.recvfrom(2048)' "$WORK/a.answered" &
 	apid=$!
 	wait_until 5 test -e "$WORK/a.answered" || fail "no answer before the upgrade"
-	expect_eq "counters before the upgrade" "$(nsenter --net="/run/netns/$NS" "$TM_ABI2_BIN" --pin-path "$PIN" \
+	expect_eq "counters before the upgrade" "$(nsenter --net="/run/netns/$NS" "$old_bin" --pin-path "$PIN" \
 		show --ip-address 198.18.0.2/32 --csv | awk -F, 'NR==2 {print $3, $4, $5, $6}')" "612 5 712 5"
 	tm show
-	expect_contains "this release on ABI 2 state says to load" "$ERR" "(ABI 2); run \`traffic_meter load --dev IF\` once"
+	expect_contains "this release on ABI $abi state says to load" "$ERR" "(ABI $abi); run \`traffic_meter load --dev IF\` once"
 	tm_ok load --dev a0
-	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI 2"
+	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI $abi"
 	touch "$WORK/go"
 	wait "$apid" || fail "A did not get the answer after the upgrade"
 	wait "$bpid" || fail "udp peer"
@@ -1399,14 +1402,19 @@ s.recvfrom(2048)' "$WORK/a.answered" &
 	tm_ok status --json
 	local got
 	got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["abi_version"], d["flows"]["capacity"], len(d["interfaces"]))')
-	expect_eq "ABI 3, the flow capacity kept, a0 attached" "$got" "3 262144 1"
+	expect_eq "ABI 4, the flow capacity kept, a0 attached" "$got" "4 262144 1"
 	[ -z "$(find "$PIN" -name 'tm_flows*')" ] || fail "ABI 2's flow tables left: $(find "$PIN" -name 'tm_flows*')"
+	expect_eq "one set of sized maps left, with the pool" "$(find "$PIN" -name 'tm_flow_pool' | wc -l) $(find "$PIN" -maxdepth 1 -name 'maps*' | wc -l)" "1 1"
 	local n
 	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
 	[ "$n" -le 1 ] || fail "$n filters on a0 ingress"
 	tm_ok purge
 	[ ! -e "$PIN" ] || fail "purge left $PIN"
 }
+
+test_upgrade_from_abi2() { upgrade_keeps_flow "${TM_ABI2_BIN:-}" 2; }
+
+test_upgrade_from_abi3() { upgrade_keeps_flow "${TM_ABI3_BIN:-}" 3; }
 
 # ------------------------------------------------------- operations
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bpf/bpf_object.h"
+#include "bpf/flow_table.h"
 #include "traffic_meter_kern_user.h"
 #include "rules/rule_store.h"
 #include "traffic_meter.skel.h"
@@ -89,10 +90,8 @@ void Dataplane::reset()
 {
 	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.frags, &maps_.ifaces})
 		clear_hash(*map);
-	const tm_flow_bucket empty{};
-	for (uint32_t i = 0; i < tmeter::flow_buckets(options_.max_flows); ++i)
-		if (bpf_map_update_elem(maps_.flow_table.get(), &i, &empty, BPF_ANY))
-			fail("clear tm_flow_table", errno);
+	// An empty flow table: no heads in use, no entry handed out.
+	tmeter::write_flow_table(maps_, tmeter::FlowTableImage(tmeter::flow_buckets(options_.max_flows)));
 	const unsigned cpus = possible_cpus();
 	std::vector<tm_counters> zero_counters(cpus);
 	tm_rule_slot free_slot{};

@@ -6,7 +6,11 @@
 #include <bpf/bpf.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <numeric>
+#include <set>
 #include <vector>
 
 #include "dataplane_fixture.h"
@@ -28,6 +32,44 @@ std::vector<int> two_cpus()
 			if (CPU_ISSET(cpu, &set))
 				cpus.push_back(cpu);
 	return cpus;
+}
+
+// What every way of the table says, checked against the pool: a way with
+// a flow has an entry, whose key hashes to that bucket and tag; no entry
+// belongs to two ways; entries are within what the allocator handed out.
+// Returns the entries in use, in pool order.
+std::vector<uint32_t> check_table(const MapSet &maps)
+{
+	const uint32_t buckets = MapSet::capacity(maps.flow_table);
+	uint32_t zero = 0;
+	tm_flow_alloc alloc{};
+	EXPECT_EQ(bpf_map_lookup_elem(maps.flow_alloc.get(), &zero, &alloc), 0);
+	std::vector<uint32_t> used;
+	std::set<uint32_t> owned;
+	for (uint32_t i = 0; i < buckets; ++i) {
+		tm_flow_bucket b{};
+		EXPECT_EQ(bpf_map_lookup_elem(maps.flow_table.get(), &i, &b), 0);
+		for (int j = 0; j < TM_FLOW_SLOTS; ++j) {
+			if (!b.entry[j]) {
+				EXPECT_EQ(b.tag[j], 0u) << "bucket " << i << " way " << j << ": a flow, no entry";
+				continue;
+			}
+			EXPECT_LE(b.entry[j], alloc.used) << "bucket " << i << " way " << j;
+			EXPECT_TRUE(owned.insert(b.entry[j]).second) << "entry " << b.entry[j] << " in two ways";
+			if (!b.tag[j])
+				continue;
+			tm_flow_entry e{};
+			EXPECT_EQ(bpf_map_lookup_elem(maps.flow_pool.get(), &b.entry[j], &e), 0);
+			__u64 w[5];
+			std::memcpy(w, &e.key, sizeof(w));
+			const uint64_t h = tm_flow_hash(w);
+			EXPECT_EQ(tm_flow_bucket_index(h, buckets), i) << "entry " << b.entry[j];
+			EXPECT_EQ(tm_flow_tag(h), b.tag[j]) << "entry " << b.entry[j];
+			used.push_back(b.entry[j]);
+		}
+	}
+	std::sort(used.begin(), used.end());
+	return used;
 }
 
 class FlowTable : public ::testing::Test {
@@ -84,6 +126,24 @@ TEST_F(FlowTable, SynOnOneCpuIsSeenByTheOther)
 	EXPECT_EQ(dp_->counters(kB), want);
 }
 
+// New flows take the pool's entries in the order they come, so the flows a
+// host has fill the pool's start however large the table (one CPU: its
+// reserve of TM_FLOW_RESERVE, then the next).
+TEST_F(FlowTable, NewFlowsTakePoolEntriesInArrivalOrder)
+{
+	constexpr uint32_t kFlows = 100;
+	for (uint32_t i = 0; i < kFlows; ++i)
+		udp(0, A, B, uint16_t(20000 + i), 53, 0);
+	EXPECT_EQ(dp_->flow_count(), kFlows);
+	std::vector<uint32_t> want(kFlows);
+	std::iota(want.begin(), want.end(), 1u);
+	EXPECT_EQ(check_table(dp_->maps()), want);
+	uint32_t zero = 0;
+	tm_flow_alloc alloc{};
+	ASSERT_EQ(bpf_map_lookup_elem(dp_->maps().flow_alloc.get(), &zero, &alloc), 0);
+	EXPECT_EQ(alloc.used, 2u * TM_FLOW_RESERVE);
+}
+
 // One-way so far: a one-way way; the first answer moves it to a two-way way.
 TEST_F(FlowTable, FirstAnswerMakesAFlowTwoWay)
 {
@@ -134,6 +194,43 @@ TEST(FlowTableChurn, OneWayChurnKeepsTwoWayFlows)
 	EXPECT_EQ(b.up_packets, 2u) << "A's two packets, upstream";
 	EXPECT_EQ(b.down_packets, fast_down + slow_down) << "B's answers, downstream";
 	EXPECT_EQ(dp->raw_stats().flow_insert_failed, 0u);
+}
+
+// Flows from both CPUs, each answered once, many times what a small table
+// holds: every way ends with a flow, entries move with their flows and
+// stay with their buckets, and the pool (one entry a way, plus the CPUs'
+// reserves) never runs out. 32 buckets: 128 two-way and 64 one-way ways.
+TEST(FlowTableChurn, AnsweredFlowsFillEveryWayFromThePool)
+{
+	const auto cpus = two_cpus();
+	ASSERT_EQ(cpus.size(), 2u) << "this case needs two CPUs";
+	cpu_set_t saved;
+	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 64, .max_flows = 128});
+	dp->add({kA, kB});
+	constexpr int kFlows = 2000;
+	for (int i = 0; i < kFlows; ++i) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpus[i % 2], &set);
+		ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+		const uint16_t port = uint16_t(10000 + i);
+		for (auto [s, d, sp, dp_port] : {std::tuple{A, B, port, uint16_t(80)},
+						 std::tuple{B, A, uint16_t(80), port}})
+			ASSERT_EQ(dp->run({.frame = PacketBuilder().eth().ipv4(s, d).udp(sp, dp_port).build()}),
+				  kTcActUnspec);
+	}
+	sched_setaffinity(0, sizeof(saved), &saved);
+	EXPECT_EQ(dp->counters(kA), (Counters{.up_packets = kFlows, .up_bytes = 28u * kFlows,
+					      .down_packets = kFlows, .down_bytes = 28u * kFlows}));
+	EXPECT_EQ(dp->raw_stats().flow_insert_failed, 0u);
+	EXPECT_EQ(dp->two_way_flow_count(), 128u);
+	const auto used = check_table(dp->maps());
+	EXPECT_EQ(used.size(), 128u);
+	uint32_t zero = 0;
+	tm_flow_alloc alloc{};
+	ASSERT_EQ(bpf_map_lookup_elem(dp->maps().flow_alloc.get(), &zero, &alloc), 0);
+	EXPECT_LE(alloc.used, 32u * TM_FLOW_SLOTS + 2u * TM_FLOW_RESERVE);
 }
 
 } // namespace
