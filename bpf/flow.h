@@ -311,13 +311,14 @@ static __always_inline void tm_untake_reserved(__u32 idx)
 		r->next = idx;
 }
 
-/* Whether a way of b has no entry yet (read without the lock: a hint). */
-static __always_inline int tm_lacks_entry(struct tm_flow_bucket *b)
+/* Whether a way of the group of n from first has no entry yet (read
+ * without the lock: a hint of whether a write will need a fresh one). */
+static __always_inline int tm_lacks_entry(struct tm_flow_bucket *b, const int first, const int n)
 {
 	int i, none = 0;
 
 #pragma unroll
-	for (i = 0; i < TM_FLOW_SLOTS; i++)
+	for (i = first; i < first + n; i++)
 		none |= TM_READ_ONCE(b->entry[i]) == 0;
 	return none;
 }
@@ -407,7 +408,10 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 	__u32 fresh_idx = 0;
 	int slot, i, stored = 1;
 
-	if (what != TM_STORE_UPDATE && tm_lacks_entry(b))
+	/* A new flow goes to a one-way way, a moving one to a two-way way
+	 * (only written into if the flow was evicted meanwhile). */
+	if ((what == TM_STORE_NEW && tm_lacks_entry(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS)) ||
+	    (what == TM_STORE_MOVE && tm_lacks_entry(b, 0, TM_FLOW_WAYS)))
 		fresh_idx = tm_take_reserved();
 	/* Never NULL, like the ways' entries (entry 0 when there is none):
 	 * whether there is one is the scalar fresh_idx, which the 5.10 and

@@ -290,8 +290,9 @@ struct tm_stats {
 	__u64 malformed;	  /* truncated or inconsistent headers */
 	__u64 no_rule;		  /* IP packets matched by no rule */
 	__u64 counted;		  /* IP packets added to at least one rule */
-	__u64 flow_insert_failed; /* no flow table bucket (a table smaller than the program's):
-				     counted, direction from that packet alone */
+	__u64 flow_insert_failed; /* a flow the table could not keep (no bucket, no pool entry,
+				     its ways changing under two lock attempts): counted,
+				     direction from that packet alone */
 	__u64 paged;		  /* headers read beyond the linear part of the buffer */
 	__u64 gso_from_size;	  /* aggregates whose segments were counted from gso_size */
 };
