@@ -329,8 +329,8 @@ static __always_inline int tm_lacks_entry(struct tm_flow_bucket *b, const int fi
  * Constant indexes, as everywhere in a bucket (see tm_find_locked). */
 static __always_inline int tm_write_way(struct tm_flow_bucket *b, const struct tm_ways *ws,
 					const int first, const int n, int at, __u32 tag,
-					const __u64 w[5], const struct tm_flow_value *v, __u8 recent,
-					struct tm_flow_entry *fresh, __u32 fresh_idx)
+					const __u64 w[5], const struct tm_flow_value *v,
+					__u8 recent, struct tm_flow_entry *fresh, __u32 fresh_idx)
 {
 	struct tm_flow_entry *e;
 	int i, written = 0;

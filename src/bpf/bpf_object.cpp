@@ -155,7 +155,8 @@ void size_skeleton(traffic_meter_bpf *skel, const Capacities &c)
 	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
 		bpf_map__set_max_entries(map, c.rules);
 	bpf_map__set_max_entries(m.tm_flow_table, flow_buckets(c.flows));
-	bpf_map__set_max_entries(m.tm_flow_pool, flow_pool_entries(flow_buckets(c.flows), possible_cpus()));
+	bpf_map__set_max_entries(m.tm_flow_pool,
+				 flow_pool_entries(flow_buckets(c.flows), possible_cpus()));
 	match_flow_buckets(skel); // for callers that load the skeleton themselves
 }
 

@@ -55,10 +55,7 @@ struct MapSet {
 		{"tm_flow_reserve", &MapSet::flow_reserve},
 	}};
 	// The flow table's maps: a resize that keeps the flow capacity reuses them.
-	static bool is_flow_map(std::string_view name)
-	{
-		return name.starts_with("tm_flow_");
-	}
+	static bool is_flow_map(std::string_view name) { return name.starts_with("tm_flow_"); }
 	// ABI 2's flow tables (LRU hashes of tm_flow_key to tm_flow_value) in
 	// its maps<gen>/: what an upgrade reads and then removes.
 	static constexpr std::array<std::string_view, 2> kAbi2Flows = {"tm_flows", "tm_flows_new"};

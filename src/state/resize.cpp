@@ -187,7 +187,8 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 
 	BpfObject obj = load_object(opts, target);
 	obj.reuse_if(state.maps(), [&](std::string_view name) {
-		return is_fixed(name) || (!rules && is_rule_map(name)) || (!flows && MapSet::is_flow_map(name));
+		return is_fixed(name) || (!rules && is_rule_map(name)) ||
+		       (!flows && MapSet::is_flow_map(name));
 	});
 	obj.load(opts.verbose);
 	MapSet fresh = obj.maps();

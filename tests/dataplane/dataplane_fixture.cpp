@@ -91,7 +91,8 @@ void Dataplane::reset()
 	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.frags, &maps_.ifaces})
 		clear_hash(*map);
 	// An empty flow table: no heads in use, no entry handed out.
-	tmeter::write_flow_table(maps_, tmeter::FlowTableImage(tmeter::flow_buckets(options_.max_flows)));
+	const tmeter::FlowTableImage empty(tmeter::flow_buckets(options_.max_flows));
+	tmeter::write_flow_table(maps_, empty);
 	const unsigned cpus = possible_cpus();
 	std::vector<tm_counters> zero_counters(cpus);
 	tm_rule_slot free_slot{};
