@@ -125,11 +125,15 @@ static __always_inline void tm_mark_recent(__u8 *recent)
 /*
  * The way of the flow in bucket b, its value copied to out and its way
  * marked recently used; -1 if the bucket has no such flow. Without the
- * lock: the caller checks b->seq around it, and an index read while a
- * writer moves it finds some entry of the pool or none.
+ * lock (ws NULL, a constant once inlined), each way's entry is looked up
+ * from its index: the caller checks b->seq around the search, and an index
+ * read while a writer moves it finds some entry of the pool or none. Under
+ * the lock, the entries pinned in ws serve (no helper call under a lock).
+ * Ways are visited with constant indexes only, so no later access needs a
+ * variable offset into the bucket or ws.
  */
-static __always_inline int tm_find_lockless(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
-					    struct tm_flow_value *out)
+static __always_inline int tm_find_way(struct tm_flow_bucket *b, const struct tm_ways *ws,
+				       __u32 tag, const __u64 w[5], struct tm_flow_value *out)
 {
 	struct tm_flow_entry *e;
 	__u8 *recent;
@@ -141,33 +145,14 @@ static __always_inline int tm_find_lockless(struct tm_flow_bucket *b, __u32 tag,
 		recent = tm_recent_of(b, i);
 		if (b->tag[i] != tag)
 			continue;
-		idx = TM_READ_ONCE(b->entry[i]);
-		e = bpf_map_lookup_elem(&tm_flow_pool, &idx);
-		if (e && tm_same_key(&e->key, w)) {
-			__builtin_memcpy(out, &e->value, sizeof(*out));
-			tm_mark_recent(recent);
-			return i;
+		if (ws) {
+			e = ws->e[i];
+			asm volatile("" : "+r"(e));
+		} else {
+			idx = TM_READ_ONCE(b->entry[i]);
+			e = bpf_map_lookup_elem(&tm_flow_pool, &idx);
 		}
-	}
-	return -1;
-}
-
-/* The same search under the lock, through the entries pinned in ws. Ways
- * are visited with constant indexes only, so no later access needs a
- * variable offset into the bucket or ws. */
-static __always_inline int tm_find_locked(struct tm_flow_bucket *b, const struct tm_ways *ws,
-					  __u32 tag, const __u64 w[5], struct tm_flow_value *out)
-{
-	struct tm_flow_entry *e;
-	__u8 *recent;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < TM_FLOW_SLOTS; i++) {
-		recent = tm_recent_of(b, i);
-		e = ws->e[i];
-		asm volatile("" : "+r"(e));
-		if (b->tag[i] == tag && tm_same_key(&e->key, w)) {
+		if (e && tm_same_key(&e->key, w)) {
 			__builtin_memcpy(out, &e->value, sizeof(*out));
 			tm_mark_recent(recent);
 			return i;
@@ -220,7 +205,7 @@ static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, con
 
 	if (!(seq & 1)) {
 		tm_forget();
-		slot = tm_find_lockless(b, tag, w, out);
+		slot = tm_find_way(b, 0, tag, w, out);
 		tm_forget();
 		if (TM_READ_ONCE(b->seq) == seq)
 			return slot;
@@ -228,7 +213,7 @@ static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, con
 #endif
 	if (!tm_lock_ways(b, ws))
 		return TM_FLOW_BUSY;
-	slot = tm_find_locked(b, ws, tag, w, out);
+	slot = tm_find_way(b, ws, tag, w, out);
 	bpf_spin_unlock(&b->lock);
 	return slot;
 }
@@ -326,7 +311,7 @@ static __always_inline int tm_lacks_entry(struct tm_flow_bucket *b, const int fi
 /* Writes a flow into the way `at` of the group of n from first, into the
  * way's entry or, if it has none, the reserved one (fresh, at fresh_idx; 0:
  * none): 0 if neither exists, 1 if written, 2 if written into fresh.
- * Constant indexes, as everywhere in a bucket (see tm_find_locked). */
+ * Constant indexes, as everywhere in a bucket (see tm_find_way). */
 static __always_inline int tm_write_way(struct tm_flow_bucket *b, const struct tm_ways *ws,
 					const int first, const int n, int at, __u32 tag,
 					const __u64 w[5], const struct tm_flow_value *v,
@@ -425,7 +410,7 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 	}
 	b->seq++;
 	tm_forget();
-	slot = tm_find_locked(b, ws, tag, w, seen);
+	slot = tm_find_way(b, ws, tag, w, seen);
 	if (what == TM_STORE_NEW && slot >= 0) {
 		__builtin_memcpy(v, seen, sizeof(*v));
 	} else if (what == TM_STORE_UPDATE || (slot >= 0 && slot < TM_FLOW_WAYS)) {
