@@ -1,8 +1,8 @@
 // The flow table as the control plane writes it: bucket heads and the pool
 // of entries they point to, flows placed where the data plane looks for
 // them (tm_flow_hash in the shared header) and packed at the pool's start.
-// Only for a table no program uses yet (resize, upgrade, tests): a table
-// in use changes under the data plane's bucket locks alone.
+// Written only to a table no program uses yet (resize, upgrade, tests): a
+// table in use changes under the data plane's bucket locks alone.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,13 @@ bool place_flow(FlowTableImage &table, const tm_flow_entry &e, bool two_way);
 // the maps' flow table; the CPUs' reserves start empty.
 void write_flow_table(const MapSet &maps, const FlowTableImage &table);
 
-// Calls fn(entry, two_way) for every flow of the maps' flow table.
-void for_each_flow(const MapSet &maps, const std::function<void(const tm_flow_entry &, bool)> &fn);
+// Calls fn(entry, two_way) for every flow of the maps' flow table, which
+// the data plane may be writing to: each bucket's flows as they were at one
+// moment, none twice. Returns how many buckets were left out, written to
+// on every attempt to read them. after_first_read (tests) runs between
+// the bulk read and its check, where a packet could change the table.
+uint64_t for_each_flow(const MapSet &maps,
+		       const std::function<void(const tm_flow_entry &, bool)> &fn,
+		       const std::function<void()> &after_first_read = {});
 
 } // namespace tmeter

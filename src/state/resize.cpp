@@ -73,6 +73,8 @@ void copy_flows(const MapSet &from, const MapSet &to)
 	if (MapSet::id(from.flow_table) == MapSet::id(to.flow_table))
 		return;
 	FlowTableImage fresh(MapSet::capacity(to.flow_table));
+	// The old table is live; a bucket written to on every attempt to read
+	// it (not seen in practice) is left out, and its flows start again.
 	for_each_flow(from, [&](const tm_flow_entry &e, bool two_way) { carry_flow(fresh, e, two_way); });
 	write_flow_table(to, fresh);
 }

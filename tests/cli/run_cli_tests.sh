@@ -524,6 +524,21 @@ test_resize_keeps_counters() {
 	expect_eq "one program on both interfaces, new capacities, no flow without a bucket" "$ids" "1 16 128 0"
 }
 
+# A resize carries the flows it finds in the live table into the new one:
+# B's second answer, after the resize, is still downstream (had the flow
+# been lost, B would be its originator and the answer upstream).
+test_resize_keeps_flow_direction() {
+	lab_pair || return 1
+	tm_ok load --dev a0 --max-flows 64
+	tm_ok add --ip-address 198.18.0.2
+	answered_flow_start || return 1
+	expect_eq "the request up, the answer down" "$(counters 198.18.0.2/32)" "100 1 200 1"
+	tm_ok load --dev a0 --max-flows 128
+	expect_contains "load says it resized" "$OUT" "128 flows"
+	answered_flow_finish
+	expect_eq "the second answer down too" "$(counters 198.18.0.2/32)" "100 1 400 2"
+}
+
 # What an operator sees when the kernel's verifier refuses the program:
 # one line that says so (the log with -v), exit 1, and nothing left behind.
 test_verifier_rejection() {
@@ -1351,6 +1366,38 @@ test_migrate_from_previous_abi() {
 	tm_ok purge
 }
 
+# A UDP flow A:40000 -> B:5000 (100 and 200 IP bytes), answered once by
+# answered_flow_start, once more by answered_flow_finish, which waits until A
+# got that second answer.
+answered_flow_start() {
+	rm -f "$WORK/b.ready" "$WORK/a.answered" "$WORK/go" # $WORK outlives a test
+	# B answers each packet it gets, and once more when $WORK/go appears.
+	nsenter --net="/run/netns/$B" python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.2", 5000)); s.settimeout(20)
+open(sys.argv[1], "w").close()
+_, peer = s.recvfrom(2048); s.sendto(b"r" * 172, peer)
+deadline = time.time() + 20
+while not os.path.exists(sys.argv[2]) and time.time() < deadline: time.sleep(0.05)
+s.sendto(b"r" * 172, peer)' "$WORK/b.ready" "$WORK/go" &
+	ANSWERED_FLOW_B=$!
+	wait_until 5 test -e "$WORK/b.ready" || { fail "udp peer not ready"; return 1; }
+	nsenter --net="/run/netns/$A" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.1", 40000)); s.settimeout(20)
+s.sendto(b"q" * 72, ("198.18.0.2", 5000)); s.recvfrom(2048)
+open(sys.argv[1], "w").close()
+s.recvfrom(2048)' "$WORK/a.answered" &
+	ANSWERED_FLOW_A=$!
+	wait_until 5 test -e "$WORK/a.answered" || { fail "no first answer"; return 1; }
+}
+
+answered_flow_finish() {
+	touch "$WORK/go"
+	wait "$ANSWERED_FLOW_A" || fail "A did not get the second answer"
+	wait "$ANSWERED_FLOW_B" || fail "udp peer"
+}
+
 # The state of the ABI 2 release (flows in LRU hashes) and of the ABI 3
 # release (flow entries inside the buckets) is upgraded by the first load
 # of this one: rules and counters kept, and a flow's direction too. A UDP
@@ -1363,38 +1410,17 @@ upgrade_keeps_flow() {
 	[ -n "$old_bin" ] && [ -x "$old_bin" ] ||
 		{ fail "TM_ABI${abi}_BIN is not set (scripts/build_previous.sh DIR previous_release_abi$abi builds it)"; return 1; }
 	prev() { nsenter --net="/run/netns/$NS" "$old_bin" --pin-path "$PIN" "$@" >/dev/null || fail "ABI $abi release: $*"; }
-	rm -f "$WORK/b.ready" "$WORK/a.answered" "$WORK/go" # $WORK outlives a test
 	prev load --dev a0
 	prev add --ip-address 198.18.0.2 --ip-address 2001:db8::/64
 	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
-	# B answers each packet it gets, and once more when $WORK/go appears.
-	nsenter --net="/run/netns/$B" python3 -c '
-import os, socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.2", 5000)); s.settimeout(20)
-open(sys.argv[1], "w").close()
-_, peer = s.recvfrom(2048); s.sendto(b"r" * 172, peer)
-deadline = time.time() + 20
-while not os.path.exists(sys.argv[2]) and time.time() < deadline: time.sleep(0.05)
-s.sendto(b"r" * 172, peer)' "$WORK/b.ready" "$WORK/go" &
-	local bpid=$! apid
-	wait_until 5 test -e "$WORK/b.ready" || fail "udp peer not ready"
-	nsenter --net="/run/netns/$A" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.1", 40000)); s.settimeout(20)
-s.sendto(b"q" * 72, ("198.18.0.2", 5000)); s.recvfrom(2048)
-open(sys.argv[1], "w").close()
-s.recvfrom(2048)' "$WORK/a.answered" &
-	apid=$!
-	wait_until 5 test -e "$WORK/a.answered" || fail "no answer before the upgrade"
+	answered_flow_start || return 1
 	expect_eq "counters before the upgrade" "$(nsenter --net="/run/netns/$NS" "$old_bin" --pin-path "$PIN" \
 		show --ip-address 198.18.0.2/32 --csv | awk -F, 'NR==2 {print $3, $4, $5, $6}')" "612 5 712 5"
 	tm show
 	expect_contains "this release on ABI $abi state says to load" "$ERR" "(ABI $abi); run \`traffic_meter load --dev IF\` once"
 	tm_ok load --dev a0
 	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI $abi"
-	touch "$WORK/go"
-	wait "$apid" || fail "A did not get the answer after the upgrade"
-	wait "$bpid" || fail "udp peer"
+	answered_flow_finish
 	expect_eq "rules carried over" "$(rule_list)" $'198.18.0.2/32\n2001:db8::/64'
 	expect_eq "counters carried over, the answer downstream" "$(counters 198.18.0.2/32)" "612 5 912 6"
 	ping_n "$A" 198.18.0.2 1 100 || fail "ping"

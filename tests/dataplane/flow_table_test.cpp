@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "bpf/flow_table.h"
 #include "dataplane_fixture.h"
 
 namespace tmeter::dptest {
@@ -234,6 +235,139 @@ TEST(FlowTableChurn, AnsweredFlowsFillEveryWayFromThePool)
 	EXPECT_EQ(dp->two_way_flow_count(), 128u);
 	const auto used = check_table(dp->maps());
 	EXPECT_EQ(used.size(), 128u);
+}
+
+// Reading a live table (resize): a bucket the data plane writes to between
+// the bulk read of the heads and entries and its check is read again on
+// its own, so each flow comes out once, as the table last had it. Two
+// flows in a small table (32 buckets), written as the control plane
+// writes a table; after_first_read plays the data plane.
+class FlowTableRead : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		dp_ = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 64, .max_flows = 128});
+		FlowTableImage image(MapSet::capacity(maps().flow_table));
+		one_way_ = flow(A, B, 5000, 0);
+		two_way_ = flow(B, C, 6000, 1);
+		ASSERT_TRUE(place_flow(image, one_way_, false));
+		ASSERT_TRUE(place_flow(image, two_way_, true));
+		ASSERT_NE(bucket_of(one_way_), bucket_of(two_way_)) << "pick other ports";
+		write_flow_table(maps(), image);
+	}
+
+	static tm_flow_entry flow(const Addr &s, const Addr &d, uint16_t sport, uint8_t originator)
+	{
+		tm_flow_entry e{};
+		e.key.family = TM_FAMILY_IPV4;
+		e.key.proto = 17;
+		std::memcpy(e.key.addr[0], s.bytes.data(), 4);
+		std::memcpy(e.key.addr[1], d.bytes.data(), 4);
+		e.key.port[0] = sport;
+		e.key.port[1] = 53;
+		e.value.originator = originator;
+		return e;
+	}
+	uint32_t bucket_of(const tm_flow_entry &e) const
+	{
+		__u64 w[5];
+		std::memcpy(w, &e.key, sizeof(w));
+		return tm_flow_bucket_index(tm_flow_hash(w), MapSet::capacity(maps().flow_table));
+	}
+	tm_flow_bucket head(uint32_t i) const
+	{
+		tm_flow_bucket b{};
+		EXPECT_EQ(bpf_map_lookup_elem(maps().flow_table.get(), &i, &b), 0);
+		return b;
+	}
+	void set_head(uint32_t i, const tm_flow_bucket &b) const
+	{
+		ASSERT_EQ(bpf_map_update_elem(maps().flow_table.get(), &i, &b, BPF_ANY), 0);
+	}
+	using Flows = std::vector<std::tuple<uint32_t, uint8_t, bool>>; // bucket, originator, two-way
+	static Flows sorted(Flows flows)
+	{
+		std::sort(flows.begin(), flows.end());
+		return flows;
+	}
+	// Every flow read, in order.
+	Flows read(const std::function<void()> &meanwhile,
+							      uint64_t *missed = nullptr) const
+	{
+		Flows flows;
+		uint64_t left_out = for_each_flow(
+			maps(),
+			[&](const tm_flow_entry &e, bool two_way) {
+				flows.emplace_back(bucket_of(e), e.value.originator, two_way);
+			},
+			meanwhile);
+		if (missed)
+			*missed = left_out;
+		return sorted(flows);
+	}
+	const MapSet &maps() const { return dp_->maps(); }
+
+	std::unique_ptr<Dataplane> dp_;
+	tm_flow_entry one_way_{}, two_way_{};
+};
+
+// The one-way flow's first answer while the table is read: it moves to a
+// two-way way (their entries swap) and its entry's value changes, under
+// the bucket's sequence word, as tm_store_flow does it.
+TEST_F(FlowTableRead, AFlowMovedMeanwhileIsReadOnceWhereItWentTo)
+{
+	const uint32_t b = bucket_of(one_way_);
+	auto answer = [&] {
+		tm_flow_bucket h = head(b);
+		const uint32_t entry = h.entry[TM_FLOW_WAYS];
+		tm_flow_entry e{};
+		ASSERT_EQ(bpf_map_lookup_elem(maps().flow_pool.get(), &entry, &e), 0);
+		e.value.originator = 1;
+		ASSERT_EQ(bpf_map_update_elem(maps().flow_pool.get(), &entry, &e, BPF_ANY), 0);
+		std::swap(h.entry[0], h.entry[TM_FLOW_WAYS]);
+		h.tag[0] = h.tag[TM_FLOW_WAYS];
+		h.tag[TM_FLOW_WAYS] = 0;
+		h.seq += 2;
+		set_head(b, h);
+	};
+	uint64_t missed = 99;
+	const auto flows = read(answer, &missed);
+	EXPECT_EQ(flows, sorted({{b, 1, true}, {bucket_of(two_way_), 1, true}}));
+	EXPECT_EQ(missed, 0u);
+}
+
+// A writer at work on the bucket (sequence word odd) during the bulk read,
+// done by the check, where it has written a new originator: the bucket is
+// read again, its flow once, as the writer left it.
+TEST_F(FlowTableRead, ABucketMidWriteIsReadAgain)
+{
+	const uint32_t b = bucket_of(one_way_);
+	tm_flow_bucket h = head(b);
+	h.seq = 1;
+	set_head(b, h);
+	const auto flows = read([&] {
+		const uint32_t entry = h.entry[TM_FLOW_WAYS];
+		tm_flow_entry e = one_way_;
+		e.value.originator = 1;
+		ASSERT_EQ(bpf_map_update_elem(maps().flow_pool.get(), &entry, &e, BPF_ANY), 0);
+		h.seq = 2;
+		set_head(b, h);
+	});
+	EXPECT_EQ(flows, sorted({{b, 1, false}, {bucket_of(two_way_), 1, true}}));
+}
+
+// A bucket that never reads the same twice is left out, and said so; the
+// others are read.
+TEST_F(FlowTableRead, ABucketAlwaysMidWriteIsLeftOut)
+{
+	const uint32_t b = bucket_of(one_way_);
+	tm_flow_bucket h = head(b);
+	h.seq = 1;
+	set_head(b, h);
+	uint64_t missed = 0;
+	const auto flows = read({}, &missed);
+	EXPECT_EQ(flows, sorted({{bucket_of(two_way_), 1, true}}));
+	EXPECT_EQ(missed, 1u);
 }
 
 } // namespace
