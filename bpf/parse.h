@@ -354,6 +354,14 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
+	/* Every field the flow code reads is set here, so the packet is not
+	 * cleared first (14 stores; 1-2 ns of ~39 in BPF_PROG_TEST_RUN): what
+	 * this parse never finds, as constants the compiler follows. */
+	p->frag = TM_FRAG_NONE;
+	p->icmp_error = 0;
+	p->l4_truncated = 0;
+	p->gso_from_size = 0;
+	p->tcp_flags = 0;
 	p->t.proto = proto;
 	p->t.sport = l4->sport;
 	p->t.dport = l4->dport;

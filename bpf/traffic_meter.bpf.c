@@ -116,7 +116,6 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	 * compiler forgets what the parse stored and reads it all back. */
 	cfg = bpf_map_lookup_elem(&tm_config, &zero);
 	rules_gen = cfg ? cfg->rules_gen : 0;
-	__builtin_memset(p, 0, sizeof(*p));
 	if (fast && tm_parse_fast(skb, l3_device ? 0 : ETH_HLEN, has_gso_size, p)) {
 		tm_count_parsed(cpu, s, egress, role, rules_gen);
 		return TC_ACT_UNSPEC;
@@ -125,6 +124,9 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	 * shorter than 64 bytes of a longer packet. */
 	if (fast && skb->len >= 64 && (void *)(long)skb->data + 64 > (void *)(long)skb->data_end)
 		stats->paged++;
+	/* The general parse sets only what it finds: the rest starts at 0
+	 * (the fast parse sets every field it leaves to the flow code). */
+	__builtin_memset(p, 0, sizeof(*p));
 	s->status = tm_parse_slow(skb, l3_device, has_gso_size, s);
 	tm_forget(); /* one flow and counter path for every outcome of this parse */
 	switch (s->status) {
