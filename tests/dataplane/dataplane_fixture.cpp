@@ -195,7 +195,8 @@ tm_stats Dataplane::raw_stats() const { return maps_.read_stats(); }
 Stats Dataplane::stats() const
 {
 	tm_stats s = raw_stats();
-	return {s.packets, s.bytes, s.egress_skipped, s.not_ip, s.malformed, s.no_rule, s.counted};
+	return {s.packets,   s.bytes,   s.egress_skipped, s.not_ip,
+		s.malformed, s.no_rule, s.counted,        s.gso_from_size};
 }
 
 size_t Dataplane::flow_count() const { return maps_.count_flows(); }

@@ -115,7 +115,9 @@ public:
 		if ((proto == proto::kTcp || proto == proto::kUdp) && chance(0.1))
 			ev.gso_segs = pick(2, 6);
 		else if ((proto == proto::kTcp || proto == proto::kUdp) && chance(0.05))
-			ev.gso_size = pick(100, 1500); // a guest's aggregate, not counted yet
+			// A guest's aggregate, not counted yet; a size below the frames
+			// here makes it several segments (counted as gso_from_size).
+			ev.gso_size = chance(0.5) ? pick(1, 64) : pick(100, 1500);
 		else if (chance(0.02))
 			ev.gso_segs = pick(0, 1);
 
@@ -334,7 +336,7 @@ void run_on_cpu(int cpu)
 struct Coverage {
 	size_t ran = 0, malformed = 0, malformed_l4 = 0, not_ip = 0, icmp_errors = 0,
 	       first_frags = 0, later_frags = 0, gso = 0, syn = 0, synack = 0, l3 = 0,
-	       egress_skipped = 0, ipv6 = 0;
+	       gso_from_size = 0, egress_skipped = 0, ipv6 = 0;
 
 	void note(const PacketEvent &ev, bool skipped)
 	{
@@ -347,6 +349,7 @@ struct Coverage {
 		first_frags += p.frag == ReferenceModel::Frag::kFirst;
 		later_frags += p.frag == ReferenceModel::Frag::kLater;
 		gso += ev.gso_segs > 1;
+		gso_from_size += p.gso_from_size;
 		syn += p.tcp_flags == tcpflag::kSyn;
 		synack += p.tcp_flags == (tcpflag::kSyn | tcpflag::kAck);
 		l3 += ev.l3;
@@ -433,18 +436,19 @@ TEST(Differential, RandomSequencesMatchModel)
 	sched_setaffinity(0, sizeof(all), &all);
 	std::printf("differential: %zu packets in %llu sequences: %zu malformed, %zu malformed "
 		    "transport, %zu not IP, %zu ICMP errors, %zu first / %zu later fragments, %zu "
-		    "GSO, %zu SYN, %zu SYN+ACK, %zu L3, %zu egress skipped, %zu IPv6\n",
+		    "GSO, %zu from gso_size, %zu SYN, %zu SYN+ACK, %zu L3, %zu egress skipped, %zu "
+		    "IPv6\n",
 		    cov.ran, (unsigned long long)kSeeds, cov.malformed, cov.malformed_l4, cov.not_ip,
-		    cov.icmp_errors, cov.first_frags, cov.later_frags, cov.gso, cov.syn, cov.synack,
-		    cov.l3, cov.egress_skipped, cov.ipv6);
+		    cov.icmp_errors, cov.first_frags, cov.later_frags, cov.gso, cov.gso_from_size,
+		    cov.syn, cov.synack, cov.l3, cov.egress_skipped, cov.ipv6);
 	if (failures)
 		return;
 	// Most generated frames must reach the program, and every kind of packet
 	// must be there in numbers, for the test to mean anything.
 	EXPECT_GT(cov.ran, kSeeds * kPackets * 9 / 10);
 	for (size_t n : {cov.malformed, cov.malformed_l4, cov.not_ip, cov.icmp_errors, cov.first_frags,
-			 cov.later_frags, cov.gso, cov.syn, cov.synack, cov.l3, cov.egress_skipped,
-			 cov.ipv6})
+			 cov.later_frags, cov.gso, cov.gso_from_size, cov.syn, cov.synack, cov.l3,
+			 cov.egress_skipped, cov.ipv6})
 		EXPECT_GT(n, 200u);
 }
 

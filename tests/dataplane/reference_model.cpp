@@ -203,7 +203,8 @@ void PrintTo(const Stats &s, std::ostream *os)
 {
 	*os << "{packets " << s.packets << ", bytes " << s.bytes << ", egress_skipped "
 	    << s.egress_skipped << ", not_ip " << s.not_ip << ", malformed " << s.malformed
-	    << ", no_rule " << s.no_rule << ", counted " << s.counted << "}";
+	    << ", no_rule " << s.no_rule << ", counted " << s.counted << ", gso_from_size "
+	    << s.gso_from_size << "}";
 }
 
 ReferenceModel::Parsed ReferenceModel::parse(const PacketEvent &ev)
@@ -327,8 +328,10 @@ ReferenceModel::Parsed ReferenceModel::parse(const PacketEvent &ev)
 	// as many segments as gso_size makes of the payload.
 	const size_t hdrs = (l4_off - off) + l4_len;
 	uint64_t segs = ev.gso_segs;
-	if (!segs && ev.gso_size && ev.gso_size != kGsoByFrags && avail > hdrs)
+	if (!segs && ev.gso_size && ev.gso_size != kGsoByFrags && avail > hdrs) {
 		segs = (avail - hdrs + ev.gso_size - 1) / ev.gso_size;
+		p.gso_from_size = segs > 1;
+	}
 	if (segs > 1) {
 		p.packets = segs;
 		p.bytes = avail + (segs - 1) * hdrs;
@@ -402,6 +405,7 @@ void ReferenceModel::packet(const PacketEvent &ev)
 	case Verdict::kOk:
 		break;
 	}
+	stats_.gso_from_size += p.gso_from_size;
 
 	bool counted;
 	if (p.icmp_error) {

@@ -36,7 +36,7 @@ struct Counters {
 // The subset of struct tm_stats the model predicts.
 struct Stats {
 	uint64_t packets = 0, bytes = 0, egress_skipped = 0, not_ip = 0, malformed = 0,
-		 no_rule = 0, counted = 0;
+		 no_rule = 0, counted = 0, gso_from_size = 0;
 
 	bool operator==(const Stats &) const = default;
 };
@@ -93,6 +93,7 @@ public:
 		uint32_t frag_id = 0;
 		uint8_t tcp_flags = 0;
 		uint64_t packets = 0, bytes = 0;
+		bool gso_from_size = false; // segments counted from gso_size
 	};
 	static Parsed parse(const PacketEvent &ev);
 
