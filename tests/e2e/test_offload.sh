@@ -64,27 +64,27 @@ port=12000
 # packets) is repeated, up to 4 times: retransmitted segments are on the
 # wire and counted, so they would blur the comparison.
 transfer() {
-	local dir=$1 fam=$2 C sip b a try statf=$LAB_WORK/tcp.stats rs=0 rb=0
+	local dir=$1 fam=$2 C sip b a try
 	if [[ $fam == 4 ]]; then C=198.18.16.2/32 sip=198.18.17.2; else C=2001:db8:16::2/128 sip=2001:db8:17::2; fi
 	for try in 1 2 3 4; do
 		read -ra b <<<"$(read_both $C | tr '\n' ' ')"
 		port=$((port + 1))
-		rm -f "$statf"
 		if [[ $dir == down ]]; then
-			TCP_STATS_FILE=$statf tcp_transfer c s "$sip" $port $DOWN 0
+			tcp_transfer c s "$sip" $port $DOWN 0
 		else
-			TCP_STATS_FILE=$statf tcp_transfer c s "$sip" $port 0 $UP
+			tcp_transfer c s "$sip" $port 0 $UP
 		fi
 		read -ra a <<<"$(read_both $C | tr '\n' ' ')"
-		read -r rs rb <"$statf"
-		((rs > 0)) || break
-		log "IPv$fam ${dir}load, try $try: $rs segments ($rb B) retransmitted; again"
+		((TCP_RETRANS_SEGS > 0)) || break
+		log "IPv$fam ${dir}load, try $try: retransmissions; again"
 	done
 	# fields: host up_b up_p down_b down_p, router up_b up_p down_b down_p
 	if [[ $dir == down ]]; then
-		echo $((a[2] - b[2])) $((a[3] - b[3])) $((a[6] - b[6])) $((a[7] - b[7])) "$rs" "$rb"
+		echo $((a[2] - b[2])) $((a[3] - b[3])) $((a[6] - b[6])) $((a[7] - b[7])) \
+			"$TCP_RETRANS_SEGS" "$TCP_RETRANS_BYTES"
 	else
-		echo $((a[0] - b[0])) $((a[1] - b[1])) $((a[4] - b[4])) $((a[5] - b[5])) "$rs" "$rb"
+		echo $((a[0] - b[0])) $((a[1] - b[1])) $((a[4] - b[4])) $((a[5] - b[5])) \
+			"$TCP_RETRANS_SEGS" "$TCP_RETRANS_BYTES"
 	fi
 }
 
