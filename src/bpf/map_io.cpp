@@ -22,14 +22,15 @@ bool batch_unsupported(int err)
 } // namespace
 
 void read_array_chunks(const Fd &map, size_t value_size, uint32_t limit,
-		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn)
+		       const std::function<void(uint32_t, const uint8_t *, uint32_t)> &fn,
+		       uint64_t elem_flags)
 {
 	const uint32_t total = std::min(limit, MapSet::capacity(map));
 	std::vector<uint32_t> keys(kChunk);
 	std::vector<uint8_t> values(static_cast<size_t>(kChunk) * value_size);
 	uint32_t out_batch = 0, first = 0;
 	bool use_batch = true;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = elem_flags);
 
 	while (first < total) {
 		uint32_t count = std::min(kChunk, total - first);
@@ -50,7 +51,8 @@ void read_array_chunks(const Fd &map, size_t value_size, uint32_t limit,
 		} else {
 			for (uint32_t i = 0; i < count; ++i) {
 				uint32_t key = first + i;
-				if (bpf_map_lookup_elem(map.get(), &key, values.data() + i * value_size))
+				if (bpf_map_lookup_elem_flags(map.get(), &key, values.data() + i * value_size,
+							      elem_flags))
 					fail_errno("cannot read map", errno);
 			}
 		}

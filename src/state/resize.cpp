@@ -80,17 +80,21 @@ void copy_flows(const MapSet &from, const MapSet &to)
 }
 
 // ABI 3's flows (buckets with inline entries), placed like copy_flows does.
+// The old program still writes, always under the bucket's lock: each bucket
+// is copied under that lock (BPF_F_LOCK), so none is read half-written.
 void copy_abi3_flows(const Fd &from, const MapSet &to)
 {
 	FlowTableImage fresh(MapSet::capacity(to.flow_table));
-	read_array_chunks(from, sizeof(tm_flow_bucket_v3), kWholeArray,
-			  [&](uint32_t, const uint8_t *values, uint32_t count) {
-				  const auto *old = reinterpret_cast<const tm_flow_bucket_v3 *>(values);
-				  for (uint32_t i = 0; i < count; ++i)
-					  for (int j = 0; j < TM_FLOW_SLOTS; ++j)
-						  if (old[i].tag[j])
-							  carry_flow(fresh, old[i].slot[j], j < TM_FLOW_WAYS);
-			  });
+	read_array_chunks(
+		from, sizeof(tm_flow_bucket_v3), kWholeArray,
+		[&](uint32_t, const uint8_t *values, uint32_t count) {
+			const auto *old = reinterpret_cast<const tm_flow_bucket_v3 *>(values);
+			for (uint32_t i = 0; i < count; ++i)
+				for (int j = 0; j < TM_FLOW_SLOTS; ++j)
+					if (old[i].tag[j])
+						carry_flow(fresh, old[i].slot[j], j < TM_FLOW_WAYS);
+		},
+		BPF_F_LOCK);
 	write_flow_table(to, fresh);
 }
 
