@@ -295,7 +295,9 @@ udp_unreachable() {
 # Sets TCP_RETRANS_SEGS and TCP_RETRANS_BYTES to what the sending sides
 # retransmitted (their TCP_INFO): those segments are on the wire and
 # counted, so a check's upper bound grows by them (a CPU-starved veth
-# drops packets now and then).
+# drops packets now and then). TCP_RETRANS_WIRE bounds the bytes they
+# added: their payload and at most 80 bytes of headers each (IPv6 + TCP
+# with options).
 tcp_transfer() {
 	local client=$1 server=$2 addr=$3 port=$4 down=$5 up=$6
 	local tag=$LAB_WORK/tcp-$port-$RANDOM pid side segs bytes
@@ -314,6 +316,8 @@ tcp_transfer() {
 		read -r segs bytes <"$tag.$side" || fail "no retransmission figures from the tcp $side"
 		TCP_RETRANS_SEGS=$((TCP_RETRANS_SEGS + segs)) TCP_RETRANS_BYTES=$((TCP_RETRANS_BYTES + bytes))
 	done
+	# shellcheck disable=SC2034 # read by the tests
+	TCP_RETRANS_WIRE=$((TCP_RETRANS_BYTES + 80 * TCP_RETRANS_SEGS))
 	((TCP_RETRANS_SEGS == 0)) ||
 		log "tcp $client <-> $server port $port: $TCP_RETRANS_SEGS segments ($TCP_RETRANS_BYTES B) retransmitted"
 }

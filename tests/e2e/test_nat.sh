@@ -58,7 +58,7 @@ for fam in 4 6; do
 	n=$((2 * 1024 * 1024))
 	tcp_transfer l w "$wip" 10002 $n 0
 	expect --baseline "$base" "$L:down_bytes>=$n" \
-		"$L:down_bytes<=$((n + n / 10 + TCP_RETRANS_BYTES + 80 * TCP_RETRANS_SEGS))" \
+		"$L:down_bytes<=$((n + n / 10 + TCP_RETRANS_WIRE))" \
 		"$L:up_bytes<=$((n / 10))" "$L:up_packets>=3" $(flow $RW 0 0 0 0)
 done
 pass

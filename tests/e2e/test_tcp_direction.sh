@@ -6,8 +6,8 @@
 # MSS-sized wire segments (a GSO/GRO aggregate counts as its segments);
 # the other direction carries at least the handshake and some ACKs.
 # Retransmitted segments are on the wire and counted: the upper bounds
-# grow by what the sender says it retransmitted (TCP_INFO), with 80 bytes
-# of headers each (a CPU-starved veth drops packets now and then).
+# grow by what the sender says it retransmitted (TCP_INFO, through
+# tcp_transfer; a CPU-starved veth drops packets now and then).
 # $(flow ...) expands to several checks: the word splitting is wanted.
 # shellcheck disable=SC2046 source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -26,12 +26,12 @@ base=$LAB_WORK/base
 DOWN=$((3 * 1024 * 1024)) UP=$((1024 * 1024))
 
 # bounds RULE DIR PAYLOAD MSS OTHERDIR: checks for the bulk transfer just
-# made (its retransmissions are in TCP_RETRANS_SEGS/BYTES)
+# made (its retransmissions: TCP_RETRANS_SEGS and TCP_RETRANS_WIRE)
 bounds() {
-	local rule=$1 dir=$2 n=$3 mss=$4 other=$5 rs=$TCP_RETRANS_SEGS rb=$TCP_RETRANS_BYTES
+	local rule=$1 dir=$2 n=$3 mss=$4 other=$5
 	local segs=$(((n + mss - 1) / mss))
-	printf '%s\n' "$rule:${dir}_bytes>=$((n + 40 * segs))" "$rule:${dir}_bytes<=$((n + n / 10 + rb + 80 * rs))" \
-		"$rule:${dir}_packets>=$segs" "$rule:${dir}_packets<=$((n / 1000 + 50 + rs))" \
+	printf '%s\n' "$rule:${dir}_bytes>=$((n + 40 * segs))" "$rule:${dir}_bytes<=$((n + n / 10 + TCP_RETRANS_WIRE))" \
+		"$rule:${dir}_packets>=$segs" "$rule:${dir}_packets<=$((n / 1000 + 50 + TCP_RETRANS_SEGS))" \
 		"$rule:${other}_bytes<=$((n / 10))" "$rule:${other}_packets>=3"
 }
 
