@@ -5,9 +5,14 @@
 //
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
 //        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]
-//        [--spin SECONDS] [--one-way]
+//        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip]
 // --base-object: the 2-rule twin runs that build instead, so that "vs 2 rules" is an A/B of
 // two builds in the same trials (an established flow never walks the tries).
+// --new-flows N: instead, the first packet of N new flows, one run each (repeat mode cannot
+// time a first packet: it reruns one packet), into a table with room and into one whose
+// ways for new flows are all taken, where each new flow evicts another (churn).
+// --egress-skip: instead, the egress program on a packet that came in through an attached
+// interface (a router's forwarded packet, counted at its ingress): the skip alone.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -137,16 +142,31 @@ struct Timing {
 	uint32_t min, median, floor_min, floor_median, base_min, base_median;
 };
 
+// One run of the program on frame f; the kernel's ns for it (its clock
+// reads included).
+uint32_t run_one(int prog_fd, const std::vector<uint8_t> &f)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
+		    .repeat = 1);
+	if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
+		fail("BPF_PROG_TEST_RUN", err);
+	return opts.duration;
+}
+
 struct Runner {
 	std::vector<uint8_t> frame;
 	int repeat = 2'000'000;
 	int trials = 7;
+	// With ctx: the __sk_buff fields the kernel takes from the caller
+	// (ingress_ifindex for --egress-skip).
+	const __sk_buff *ctx = nullptr;
 
 	// The kernel's average ns per run, over `repeat` runs.
 	uint32_t time_once(int prog_fd) const
 	{
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-			    .data_size_in = uint32_t(frame.size()), .repeat = repeat);
+			    .data_size_in = uint32_t(frame.size()), .ctx_in = ctx,
+			    .ctx_size_in = ctx ? uint32_t(sizeof(*ctx)) : 0u, .repeat = repeat);
 		if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
 			fail("BPF_PROG_TEST_RUN", err);
 		if (opts.retval != uint32_t(-1))
@@ -183,14 +203,8 @@ struct Runner {
 	// itself, it makes the flow two-way (an established flow, in a two-way way).
 	std::vector<uint8_t> reply;
 
-	void run_once(int prog_fd) const { run_frame(prog_fd, frame); }
-	void run_frame(int prog_fd, const std::vector<uint8_t> &f) const
-	{
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
-			    .repeat = 1);
-		if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
-			fail("BPF_PROG_TEST_RUN", err);
-	}
+	void run_once(int prog_fd) const { run_one(prog_fd, frame); }
+	void run_frame(int prog_fd, const std::vector<uint8_t> &f) const { run_one(prog_fd, f); }
 };
 
 struct Row {
@@ -226,7 +240,7 @@ public:
 		tmeter::size_skeleton(skel_, {kMaxRules, kMaxFlows});
 		// Only the measured entry point.
 		auto &p = skel_->progs;
-		for (bpf_program *prog : {p.tm_egress_eth, p.tm_ingress_l3, p.tm_egress_l3,
+		for (bpf_program *prog : {p.tm_ingress_l3, p.tm_egress_l3,
 					  p.tm_ingress_eth_slow, p.tm_egress_eth_slow, p.tm_ingress_l3_slow,
 					  p.tm_egress_l3_slow, p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
 					  p.tm_ingress_l3_compat, p.tm_egress_l3_compat})
@@ -252,6 +266,7 @@ public:
 	Dataplane &operator=(const Dataplane &) = delete;
 
 	int prog_fd() const { return bpf_program__fd(skel_->progs.tm_ingress_eth); }
+	int egress_fd() const { return bpf_program__fd(skel_->progs.tm_egress_eth); }
 	const MapSet &maps() const { return maps_; }
 
 	void add_rules(std::vector<Cidr> rules)
@@ -303,6 +318,166 @@ private:
 	tmeter::FlowTableImage table_{1}; // what reset_flows and fill_flows wrote
 };
 
+// The first packet of a flow, in runs of one packet: each sample is the
+// empty program, the new flow's first packet and the same packet again (the
+// flow now known), on the same frame, one after the other. A run of one
+// includes the kernel's clock reads and its caches are cold, so the figures
+// are read against the others of the same sample: the medians of the
+// per-sample differences are steadier than the differences of medians.
+struct NewFlowTiming {
+	uint32_t first, again, floor; // medians, ns a run
+	int first_over_again;	      // median of per-sample differences
+	int again_over_floor;
+	size_t flows; // in the table afterwards
+};
+
+class NewFlows {
+public:
+	NewFlows(uint8_t family, const uint8_t *saddr, const uint8_t *daddr)
+	    : family_(family), frame_(tcp_frame(family, saddr, daddr))
+	{
+	}
+
+	// The i-th new flow: source port and the source address's last bytes
+	// vary, within the rule the source matches (a /24 or a /48).
+	const std::vector<uint8_t> &frame(uint32_t i)
+	{
+		const size_t saddr_at = ETH_HLEN + (family_ == TM_FAMILY_IPV4 ? 12 : 8);
+		const size_t saddr_last = saddr_at + (family_ == TM_FAMILY_IPV4 ? 3 : 15);
+		const size_t sport_at = ETH_HLEN + (family_ == TM_FAMILY_IPV4 ? 20 : 40);
+		const uint32_t port = 1024 + i % 60000, host = i / 60000;
+		frame_[sport_at] = uint8_t(port >> 8), frame_[sport_at + 1] = uint8_t(port);
+		frame_[saddr_last] = uint8_t(1 + host % 254);
+		if (family_ == TM_FAMILY_IPV6)
+			frame_[saddr_last - 1] = uint8_t(host / 254);
+		return frame_;
+	}
+
+	// Flows [next, next + n) sent once each, untimed.
+	void warm(int prog_fd, uint32_t n)
+	{
+		for (uint32_t end = next_ + n; next_ < end; ++next_)
+			run_one(prog_fd, frame(next_));
+	}
+
+	NewFlowTiming measure(int floor_fd, const Dataplane &dp, uint32_t n)
+	{
+		std::vector<int> first, again, floor, first_over_again, again_over_floor;
+		for (uint32_t end = next_ + n; next_ < end; ++next_) {
+			const auto &f = frame(next_);
+			floor.push_back(int(run_one(floor_fd, f)));
+			first.push_back(int(run_one(dp.prog_fd(), f)));
+			again.push_back(int(run_one(dp.prog_fd(), f)));
+			first_over_again.push_back(first.back() - again.back());
+			again_over_floor.push_back(again.back() - floor.back());
+		}
+		auto median = [](std::vector<int> &v) {
+			std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+			return v[v.size() / 2];
+		};
+		return {uint32_t(median(first)), uint32_t(median(again)), uint32_t(median(floor)),
+			median(first_over_again), median(again_over_floor), dp.flow_count()};
+	}
+
+private:
+	uint8_t family_;
+	std::vector<uint8_t> frame_;
+	uint32_t next_ = 0;
+};
+
+struct NewFlowRow {
+	const char *family;
+	uint32_t rules;
+	const char *table;
+	NewFlowTiming t;
+};
+
+// Per family and rule count: n new flows into the table with only the
+// benchmark flow, then, after enough more that every bucket's ways for new
+// flows are taken (three times their number), n flows that each evict one.
+std::vector<NewFlowRow> new_flow_rows(const std::string &object_file, int empty_fd, uint8_t family,
+				      const uint8_t *s, const uint8_t *d, const tm_flow_key &bench_key,
+				      const std::vector<Cidr> &rules, uint32_t n)
+{
+	const char *fname = family == TM_FAMILY_IPV4 ? "IPv4" : "IPv6";
+	const uint32_t new_ways = tmeter::flow_buckets(kMaxFlows) * TM_FLOW_NEW_WAYS;
+	std::vector<NewFlowRow> rows;
+	for (size_t count : {size_t(2), rules.size()}) {
+		Dataplane dp(object_file);
+		dp.add_rules({rules.begin(), rules.begin() + count});
+		dp.reset_flows(bench_key);
+		NewFlows flows(family, s, d);
+		NewFlowTiming room = flows.measure(empty_fd, dp, n);
+		flows.warm(dp.prog_fd(), 3 * new_ways);
+		NewFlowTiming churn = flows.measure(empty_fd, dp, n);
+		for (const auto &[table, t] : {std::pair{"room", room}, std::pair{"churn", churn}}) {
+			rows.push_back({fname, uint32_t(count), table, t});
+			std::fprintf(stderr,
+				     "%s, %zu rules, %s: first packet %u ns, again %u, empty %u; first - again "
+				     "%+d (%zu flows)\n",
+				     fname, count, table, t.first, t.again, t.floor, t.first_over_again, t.flows);
+		}
+	}
+	return rows;
+}
+
+void print_new_flow_rows(const std::vector<NewFlowRow> &rows)
+{
+	std::printf("First packet of a new flow, runs of one packet (ns a run, clock reads included; "
+		    "medians, and medians of per-sample differences)\n\n");
+	std::printf("| family | rules | table | first packet | same packet again | empty | first - "
+		    "again | again - empty | flows after |\n");
+	std::printf("|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+	for (const auto &r : rows)
+		std::printf("| %s | %u | %s | %u | %u | %u | %+d | %+d | %zu |\n", r.family, r.rules,
+			    r.table, r.t.first, r.t.again, r.t.floor, r.t.first_over_again,
+			    r.t.again_over_floor, r.t.flows);
+}
+
+// The egress program on a packet that came in through an attached interface
+// (ingress_ifindex names it): what a router pays a second time for each
+// forwarded packet. Timed beside the ingress program on the same packet, as
+// an established flow, and the empty program.
+Timing time_egress_skip(Runner &runner, const std::string &object_file, int empty_fd,
+			const tm_flow_key &bench_key, const std::vector<Cidr> &rules)
+{
+	constexpr uint32_t kAttachedIfindex = 7;
+	Dataplane dp(object_file);
+	dp.add_rules(rules);
+	dp.reset_flows(bench_key);
+	tm_iface attached{};
+	attached.role = TM_ROLE_ATTACHED;
+	if (bpf_map_update_elem(dp.maps().ifaces.get(), &kAttachedIfindex, &attached, BPF_ANY))
+		fail("write tm_ifaces", errno);
+	__sk_buff ctx{};
+	ctx.ingress_ifindex = kAttachedIfindex;
+	runner.ctx = &ctx;
+	runner.run_once(dp.prog_fd());
+	runner.run_frame(dp.prog_fd(), runner.reply);
+	const tm_stats before = dp.maps().read_stats();
+	Timing t = runner.measure(empty_fd, dp.prog_fd(), dp.egress_fd());
+	const tm_stats after = dp.maps().read_stats();
+	runner.ctx = nullptr;
+	// Every egress run must have been a skip, or this timed something else.
+	const uint64_t egress_runs = uint64_t(runner.trials) * uint64_t(runner.repeat);
+	if (after.egress_skipped - before.egress_skipped != egress_runs)
+		throw std::runtime_error(fmt::format("egress skipped {} of {} runs",
+						     after.egress_skipped - before.egress_skipped,
+						     egress_runs));
+	return t;
+}
+
+void print_egress_rows(const std::vector<std::pair<const char *, Timing>> &rows)
+{
+	std::printf("Egress of a packet an attached ingress counted (the skip), ns a packet\n\n");
+	std::printf("| family | egress skip (min) | median | ingress, established (min) | "
+		    "median | empty (min) | skip - empty |\n");
+	std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+	for (const auto &[family, t] : rows)
+		std::printf("| %s | %u | %u | %u | %u | %u | %+d |\n", family, t.min, t.median,
+			    t.base_min, t.base_median, t.floor_min, int(t.min) - int(t.floor_min));
+}
+
 int load_empty(const char *path, bpf_object **obj)
 {
 	*obj = bpf_object__open_file(path, nullptr);
@@ -320,7 +495,8 @@ int run(int argc, char **argv)
 {
 	if (argc < 2) {
 		std::fprintf(stderr, "usage: %s EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6] "
-			     "[--max-rules N] [--object FILE] [--base-object FILE] [--spin SECONDS] [--one-way]\n",
+			     "[--max-rules N] [--object FILE] [--base-object FILE] [--spin SECONDS] [--one-way] "
+			     "[--new-flows N] [--egress-skip]\n",
 			     argv[0]);
 		return 2;
 	}
@@ -329,6 +505,8 @@ int run(int argc, char **argv)
 	double spin_seconds = 0;
 	std::string object_file, base_object_file;
 	bool one_way = false;
+	uint32_t new_flows = 0;
+	bool egress_skip = false;
 	int only_family = 0;
 	uint32_t max_rules_case = kMaxRules;
 	for (int i = 2; i < argc; ++i) {
@@ -349,6 +527,10 @@ int run(int argc, char **argv)
 			max_rules_case = uint32_t(std::stoul(argv[++i]));
 		else if (a == "--one-way")
 			one_way = true; // time a flow only one side has sent on (a one-way way)
+		else if (a == "--new-flows" && i + 1 < argc)
+			new_flows = uint32_t(std::stoul(argv[++i]));
+		else if (a == "--egress-skip")
+			egress_skip = true;
 		else if (a == "--quick")
 			quick = true;
 		else
@@ -359,6 +541,8 @@ int run(int argc, char **argv)
 	const int empty_fd = load_empty(argv[1], &empty_obj);
 
 	std::vector<Row> rows;
+	std::vector<NewFlowRow> new_flow_table;
+	std::vector<std::pair<const char *, Timing>> egress_rows;
 	std::mt19937_64 rng(20261127);
 	for (uint8_t family : {TM_FAMILY_IPV4, TM_FAMILY_IPV6}) {
 		if (only_family && only_family != family)
@@ -381,6 +565,18 @@ int run(int argc, char **argv)
 		std::memcpy(bench_key.addr[1], d, 16);
 		bench_key.port[0] = htons(50000), bench_key.port[1] = htons(443);
 		bench_key.proto = 6, bench_key.family = family;
+		if (egress_skip) {
+			egress_rows.push_back({fname, time_egress_skip(runner, object_file, empty_fd,
+								       bench_key, make_rules(family, 2, rng))});
+			continue;
+		}
+		if (new_flows) {
+			const auto rules = make_rules(family, quick ? 1000 : max_rules_case, rng);
+			for (auto &r : new_flow_rows(object_file, empty_fd, family, s, d, bench_key, rules,
+						     new_flows))
+				new_flow_table.push_back(r);
+			continue;
+		}
 
 		// dp grows from 2 to 1,000,000 rules; base keeps the 2 the packet
 		// matches, and is timed alongside for the "rules do not matter" target.
@@ -424,6 +620,14 @@ int run(int argc, char **argv)
 		}
 	}
 	bpf_object__close(empty_obj);
+	if (new_flows) {
+		print_new_flow_rows(new_flow_table);
+		return 0;
+	}
+	if (egress_skip) {
+		print_egress_rows(egress_rows);
+		return 0;
+	}
 
 	std::vector<uint32_t> floors;
 	for (const auto &r : rows)
