@@ -52,9 +52,15 @@
 # the program alone, in the real receive path, with its cache misses but
 # without the noise of the rest of the path. It adds two clock reads to
 # every BPF case, so the other columns are better read from a run without.
+# --interleave REF runs the case REF (empty or minimal) before every other
+# case of a round and once more at its end, and compares each trial with
+# the REF trials just before and after it (geometric mean of their pps,
+# mean of their CPU ns) instead of the round's one REF trial: this machine
+# has slow and fast phases of some seconds, which a round of several cases
+# straddles, and a neighbour in time is more likely in the same phase.
 #
 # usage: bench/veth_bench.sh [BUILDDIR] [--rounds N] [--seconds S] [--cases LIST] [--flows LIST]
-#                            [--other BIN] [--prog-stats]
+#                            [--other BIN] [--prog-stats] [--interleave REF]
 #   defaults: builddir-bench, 3 rounds, 2 s per trial, every case, flows "1 64000"
 # Needs root; makes its own namespaces and pin paths; touches no host
 # interface. Prints markdown tables.
@@ -67,6 +73,7 @@ CASES="none empty minimal nft-set conntrack tm-10-tcx tm-10-netlink tm-10k-tcx t
 FLOWS="1 64000"
 OTHER=
 PROG_STATS=0
+INTERLEAVE=
 while (($#)); do
 	case $1 in
 	--rounds) ROUNDS=$2 && shift 2 ;;
@@ -75,11 +82,25 @@ while (($#)); do
 	--flows) FLOWS=$2 && shift 2 ;;
 	--other) OTHER=$(realpath "$2") && shift 2 ;;
 	--prog-stats) PROG_STATS=1 && shift ;;
+	--interleave) INTERLEAVE=$2 && shift 2 ;;
 	-h | --help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0" && exit 0 ;;
 	*) BUILDDIR=$1 && shift ;;
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "veth_bench.sh: run as root" >&2; exit 1; }
+if [[ -n $INTERLEAVE && " $CASES " != *" $INTERLEAVE "* ]]; then
+	echo "veth_bench.sh: --interleave $INTERLEAVE: not one of the cases ($CASES)" >&2
+	exit 2
+fi
+# One round's trials, in order.
+ROUND_ORDER=$CASES
+if [[ -n $INTERLEAVE ]]; then
+	ROUND_ORDER=
+	for c in $CASES; do
+		[[ $c == "$INTERLEAVE" ]] || ROUND_ORDER+="$INTERLEAVE $c "
+	done
+	ROUND_ORDER+=$INTERLEAVE
+fi
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
 # The cases that are a plain TC program of their own, and its object.
 declare -A PROG_O=([empty]=bpf/empty.bpf.o)
@@ -263,12 +284,14 @@ fi
 
 RESULTS=$WORK/results.tsv
 BAD=0
+SEQ=0
 for flows in $FLOWS; do
 	# Warm-up, not recorded: the first trial after a pause runs slow.
 	tx taskset -c "$CPU" "$FLOOD" --dev vb0 --src 198.18.7.1 --dst 198.18.7.2 --dst-mac "$DST_MAC" \
 		--dport 9 --flows "$flows" --seconds 1 >/dev/null
 	for round in $(seq "$ROUNDS"); do
-		for c in $CASES; do
+		for c in $ROUND_ORDER; do
+			SEQ=$((SEQ + 1))
 			setup_case "$c"
 			tm_pin=
 			[[ $c == tm-* || $c == other-* ]] && tm_pin=$(pin_of "$c")
@@ -298,49 +321,82 @@ for flows in $FLOWS; do
 			read -r pt0 pc0 <<<"$p0"
 			read -r pt1 pc1 <<<"$p1"
 			teardown_case "$c"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
-				"$((c1 - c0))" "$((pt1 - pt0))" "$((pc1 - pc0))" >>"$RESULTS"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
+				"$((c1 - c0))" "$((pt1 - pt0))" "$((pc1 - pc0))" "$SEQ" >>"$RESULTS"
 			printf '%-6s round %s %-16s %9s delivered / %9s sent in %ss\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" >&2
 		done
 	done
 done
 
-python3 - "$RESULTS" "$CASES" "$(nproc)" "$SECONDS_PER" "$ROUNDS" "$PROG_STATS" <<'PY'
-import statistics as st, sys
+python3 - "$RESULTS" "$CASES" "$(nproc)" "$SECONDS_PER" "$ROUNDS" "$PROG_STATS" "$INTERLEAVE" <<'PY'
+import math, statistics as st, sys
 path, cases, ncpu, secs, rounds = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5]
-prog_stats = sys.argv[6] == "1"
-rows = {}
+prog_stats, ref = sys.argv[6] == "1", sys.argv[7]
+# flows -> trials in the order they ran: (seq, round, case, pps, CPU ns a packet, program ns a run)
+trials = {}
 for line in open(path):
-    flows, rnd, case, got, sent, el, cpu, pns, pcnt = line.split("\t")
+    flows, rnd, case, got, sent, el, cpu, pns, pcnt, seq = line.split("\t")
     prog_ns = int(pns) / int(pcnt) if int(pcnt) else float("nan")
-    rows.setdefault(int(flows), {}).setdefault(case, {})[int(rnd)] = (int(got) / float(el), int(cpu) / max(int(got), 1), prog_ns)
+    trials.setdefault(int(flows), []).append(
+        (int(seq), int(rnd), case, int(got) / float(el), int(cpu) / max(int(got), 1), prog_ns))
 def med(xs):
     return st.median(xs) if xs else float("nan")
-print(f"64-byte frames, {rounds} rounds of {secs} s per case, alternating; medians (per-round ratios and differences, then the median).\n")
-for flows, by_case in sorted(rows.items()):
+order = f"{ref} before every case and at the end of each round" if ref else "in turn"
+print(f"64-byte frames, {rounds} rounds of {secs} s per case, {order}; medians (per-round ratios and differences, then the median)"
+      + (f"; x {ref}: against the {ref} trials just before and after each trial" if ref else "") + ".\n")
+for flows, ts in sorted(trials.items()):
+    ts.sort()
     print(f"### {flows} flow{'s' if flows > 1 else ''}\n")
     extra_head, extra_rule = (" program ns/run |", "---:|") if prog_stats else ("", "")
     print("| case | delivered pps | CPU ns/packet | ns added over no hook | x empty (pps) | x minimal (pps) |" + extra_head)
     print("|---|---:|---:|---:|---:|---:|" + extra_rule)
-    rounds_of = lambda c: by_case.get(c, {})
+    of = lambda c: [t for t in ts if t[2] == c]
+    def neighbours(i):
+        """The interleaved reference's trials just before and after trial i, as one: (pps, ns)."""
+        near = [t for t in reversed(ts[:i]) if t[2] == ref][:1] + [t for t in ts[i + 1:] if t[2] == ref][:1]
+        return (math.prod(t[3] for t in near) ** (1 / len(near)), st.mean(t[4] for t in near)) if near else None
+    def pairs(case, base):
+        """(case trial, base measurement) pairs: the same round's base trial, or the adjacent ones of an interleaved base."""
+        out = []
+        for i, t in enumerate(ts):
+            if t[2] != case:
+                continue
+            if case == base:
+                out.append(((t[3], t[4]), (t[3], t[4])))
+            elif base == ref:
+                b = neighbours(i)
+                if b:
+                    out.append(((t[3], t[4]), b))
+            else:
+                b = [u for u in ts if u[2] == base and u[1] == t[1]][:1]
+                if b:
+                    out.append(((t[3], t[4]), (b[0][3], b[0][4])))
+        return out
+    present = {t[2] for t in ts}
     for c in cases:
-        if c not in by_case:
+        if c not in present:
             continue
-        r = rounds_of(c)
-        pps = med([v[0] for v in r.values()])
-        ns = med([v[1] for v in r.values()])
-        def per_round(base, f):
-            b = rounds_of(base)
-            return med([f(r[k], b[k]) for k in r if k in b])
-        added = per_round("none", lambda a, b: a[1] - b[1]) if "none" in by_case else float("nan")
-        xe = per_round("empty", lambda a, b: a[0] / b[0]) if "empty" in by_case else float("nan")
-        xm = per_round("minimal", lambda a, b: a[0] / b[0]) if "minimal" in by_case else float("nan")
+        r = of(c)
+        pps = med([t[3] for t in r])
+        ns = med([t[4] for t in r])
+        per = lambda base, f: med([f(a, b) for a, b in pairs(c, base)]) if base in present else float("nan")
+        added = per("none", lambda a, b: a[1] - b[1])
+        xe = per("empty", lambda a, b: a[0] / b[0])
+        xm = per("minimal", lambda a, b: a[0] / b[0])
         extra = ""
         if prog_stats:
-            pn = [v[2] for v in r.values() if v[2] == v[2]]
+            pn = [t[5] for t in r if t[5] == t[5]]
             extra = f" {med(pn):.1f} |" if pn else " |"
         print(f"| {c} | {pps:,.0f} | {ns:.0f} | {added:+.0f} | {xe:.3f} | {xm:.3f} |{extra}")
     print()
+    if ref:
+        # How far single trials spread around those medians.
+        spread = []
+        for c in cases:
+            q = sorted(a[0] / b[0] for a, b in pairs(c, ref))
+            if c != ref and len(q) >= 4:
+                spread.append(f"{c} {q[len(q) // 4]:.3f}-{q[3 * len(q) // 4]:.3f}")
+        print(f"x {ref} per trial, quartiles: " + ", ".join(spread) + "\n")
 PY
 if ((BAD)); then
 	echo "traffic_meter's counters differed from the delivered packets (above)" >&2
