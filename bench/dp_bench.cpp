@@ -203,8 +203,6 @@ struct Runner {
 	// itself, it makes the flow two-way (an established flow, in a two-way way).
 	std::vector<uint8_t> reply;
 
-	void run_once(int prog_fd) const { run_one(prog_fd, frame); }
-	void run_frame(int prog_fd, const std::vector<uint8_t> &f) const { run_one(prog_fd, f); }
 };
 
 struct Row {
@@ -339,7 +337,9 @@ public:
 	}
 
 	// The i-th new flow: source port and the source address's last bytes
-	// vary, within the rule the source matches (a /24 or a /48).
+	// vary, within the rule the source matches (a /24 or a /48). The last
+	// byte starts at 2: the benchmark flow's source ends in 1, and its port
+	// (50000) is among those cycled.
 	const std::vector<uint8_t> &frame(uint32_t i)
 	{
 		const size_t saddr_at = ETH_HLEN + (family_ == TM_FAMILY_IPV4 ? 12 : 8);
@@ -347,9 +347,9 @@ public:
 		const size_t sport_at = ETH_HLEN + (family_ == TM_FAMILY_IPV4 ? 20 : 40);
 		const uint32_t port = 1024 + i % 60000, host = i / 60000;
 		frame_[sport_at] = uint8_t(port >> 8), frame_[sport_at + 1] = uint8_t(port);
-		frame_[saddr_last] = uint8_t(1 + host % 254);
+		frame_[saddr_last] = uint8_t(2 + host % 253);
 		if (family_ == TM_FAMILY_IPV6)
-			frame_[saddr_last - 1] = uint8_t(host / 254);
+			frame_[saddr_last - 1] = uint8_t(host / 253);
 		return frame_;
 	}
 
@@ -438,7 +438,7 @@ void print_new_flow_rows(const std::vector<NewFlowRow> &rows)
 // (ingress_ifindex names it): what a router pays a second time for each
 // forwarded packet. Timed beside the ingress program on the same packet, as
 // an established flow, and the empty program.
-Timing time_egress_skip(Runner &runner, const std::string &object_file, int empty_fd,
+Timing time_egress_skip(Runner runner, const std::string &object_file, int empty_fd,
 			const tm_flow_key &bench_key, const std::vector<Cidr> &rules)
 {
 	constexpr uint32_t kAttachedIfindex = 7;
@@ -451,13 +451,12 @@ Timing time_egress_skip(Runner &runner, const std::string &object_file, int empt
 		fail("write tm_ifaces", errno);
 	__sk_buff ctx{};
 	ctx.ingress_ifindex = kAttachedIfindex;
-	runner.ctx = &ctx;
-	runner.run_once(dp.prog_fd());
-	runner.run_frame(dp.prog_fd(), runner.reply);
+	runner.ctx = &ctx; // this function's copy of the runner only
+	run_one(dp.prog_fd(), runner.frame);
+	run_one(dp.prog_fd(), runner.reply);
 	const tm_stats before = dp.maps().read_stats();
 	Timing t = runner.measure(empty_fd, dp.prog_fd(), dp.egress_fd());
 	const tm_stats after = dp.maps().read_stats();
-	runner.ctx = nullptr;
 	// Every egress run must have been a skip, or this timed something else.
 	const uint64_t egress_runs = uint64_t(runner.trials) * uint64_t(runner.repeat);
 	if (after.egress_skipped - before.egress_skipped != egress_runs)
@@ -597,9 +596,9 @@ int run(int argc, char **argv)
 					d->reset_flows(bench_key);
 					if (flows > 1)
 						d->fill_flows(family, flows - 1);
-					runner.run_once(d->prog_fd()); // resolves the flow's rules
+					run_one(d->prog_fd(), runner.frame); // resolves the flow's rules
 					if (!one_way)
-						runner.run_frame(d->prog_fd(), runner.reply); // now two-way
+						run_one(d->prog_fd(), runner.reply); // now two-way
 					if (size_t have_flows = d->flow_count(); have_flows != flows)
 						std::fprintf(stderr, "warning: expected %u flows, found %zu\n",
 							     flows, have_flows);

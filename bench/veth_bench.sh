@@ -284,14 +284,12 @@ fi
 
 RESULTS=$WORK/results.tsv
 BAD=0
-SEQ=0
 for flows in $FLOWS; do
 	# Warm-up, not recorded: the first trial after a pause runs slow.
 	tx taskset -c "$CPU" "$FLOOD" --dev vb0 --src 198.18.7.1 --dst 198.18.7.2 --dst-mac "$DST_MAC" \
 		--dport 9 --flows "$flows" --seconds 1 >/dev/null
 	for round in $(seq "$ROUNDS"); do
 		for c in $ROUND_ORDER; do
-			SEQ=$((SEQ + 1))
 			setup_case "$c"
 			tm_pin=
 			[[ $c == tm-* || $c == other-* ]] && tm_pin=$(pin_of "$c")
@@ -321,8 +319,8 @@ for flows in $FLOWS; do
 			read -r pt0 pc0 <<<"$p0"
 			read -r pt1 pc1 <<<"$p1"
 			teardown_case "$c"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
-				"$((c1 - c0))" "$((pt1 - pt0))" "$((pc1 - pc0))" "$SEQ" >>"$RESULTS"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" \
+				"$((c1 - c0))" "$((pt1 - pt0))" "$((pc1 - pc0))" >>"$RESULTS"
 			printf '%-6s round %s %-16s %9s delivered / %9s sent in %ss\n' "$flows" "$round" "$c" "$got" "$sent" "$secs" >&2
 		done
 	done
@@ -332,60 +330,59 @@ python3 - "$RESULTS" "$CASES" "$(nproc)" "$SECONDS_PER" "$ROUNDS" "$PROG_STATS" 
 import math, statistics as st, sys
 path, cases, ncpu, secs, rounds = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5]
 prog_stats, ref = sys.argv[6] == "1", sys.argv[7]
-# flows -> trials in the order they ran: (seq, round, case, pps, CPU ns a packet, program ns a run)
+# flows -> trials in the order they ran (the file's): (round, case, pps, CPU ns a packet, program ns a run)
 trials = {}
 for line in open(path):
-    flows, rnd, case, got, sent, el, cpu, pns, pcnt, seq = line.split("\t")
+    flows, rnd, case, got, sent, el, cpu, pns, pcnt = line.split("\t")
     prog_ns = int(pns) / int(pcnt) if int(pcnt) else float("nan")
     trials.setdefault(int(flows), []).append(
-        (int(seq), int(rnd), case, int(got) / float(el), int(cpu) / max(int(got), 1), prog_ns))
+        (int(rnd), case, int(got) / float(el), int(cpu) / max(int(got), 1), prog_ns))
 def med(xs):
     return st.median(xs) if xs else float("nan")
 order = f"{ref} before every case and at the end of each round" if ref else "in turn"
 print(f"64-byte frames, {rounds} rounds of {secs} s per case, {order}; medians (per-round ratios and differences, then the median)"
       + (f"; x {ref}: against the {ref} trials just before and after each trial" if ref else "") + ".\n")
 for flows, ts in sorted(trials.items()):
-    ts.sort()
     print(f"### {flows} flow{'s' if flows > 1 else ''}\n")
     extra_head, extra_rule = (" program ns/run |", "---:|") if prog_stats else ("", "")
     print("| case | delivered pps | CPU ns/packet | ns added over no hook | x empty (pps) | x minimal (pps) |" + extra_head)
     print("|---|---:|---:|---:|---:|---:|" + extra_rule)
-    of = lambda c: [t for t in ts if t[2] == c]
+    of = lambda c: [t for t in ts if t[1] == c]
     def neighbours(i):
         """The interleaved reference's trials just before and after trial i, as one: (pps, ns)."""
-        near = [t for t in reversed(ts[:i]) if t[2] == ref][:1] + [t for t in ts[i + 1:] if t[2] == ref][:1]
-        return (math.prod(t[3] for t in near) ** (1 / len(near)), st.mean(t[4] for t in near)) if near else None
+        near = [t for t in reversed(ts[:i]) if t[1] == ref][:1] + [t for t in ts[i + 1:] if t[1] == ref][:1]
+        return (math.prod(t[2] for t in near) ** (1 / len(near)), st.mean(t[3] for t in near)) if near else None
     def pairs(case, base):
         """(case trial, base measurement) pairs: the same round's base trial, or the adjacent ones of an interleaved base."""
         out = []
         for i, t in enumerate(ts):
-            if t[2] != case:
+            if t[1] != case:
                 continue
             if case == base:
-                out.append(((t[3], t[4]), (t[3], t[4])))
+                out.append(((t[2], t[3]), (t[2], t[3])))
             elif base == ref:
                 b = neighbours(i)
                 if b:
-                    out.append(((t[3], t[4]), b))
+                    out.append(((t[2], t[3]), b))
             else:
-                b = [u for u in ts if u[2] == base and u[1] == t[1]][:1]
+                b = [u for u in ts if u[1] == base and u[0] == t[0]][:1]
                 if b:
-                    out.append(((t[3], t[4]), (b[0][3], b[0][4])))
+                    out.append(((t[2], t[3]), (b[0][2], b[0][3])))
         return out
-    present = {t[2] for t in ts}
+    present = {t[1] for t in ts}
     for c in cases:
         if c not in present:
             continue
         r = of(c)
-        pps = med([t[3] for t in r])
-        ns = med([t[4] for t in r])
+        pps = med([t[2] for t in r])
+        ns = med([t[3] for t in r])
         per = lambda base, f: med([f(a, b) for a, b in pairs(c, base)]) if base in present else float("nan")
         added = per("none", lambda a, b: a[1] - b[1])
         xe = per("empty", lambda a, b: a[0] / b[0])
         xm = per("minimal", lambda a, b: a[0] / b[0])
         extra = ""
         if prog_stats:
-            pn = [t[5] for t in r if t[5] == t[5]]
+            pn = [t[4] for t in r if t[4] == t[4]]
             extra = f" {med(pn):.1f} |" if pn else " |"
         print(f"| {c} | {pps:,.0f} | {ns:.0f} | {added:+.0f} | {xe:.3f} | {xm:.3f} |{extra}")
     print()
@@ -396,7 +393,8 @@ for flows, ts in sorted(trials.items()):
             q = sorted(a[0] / b[0] for a, b in pairs(c, ref))
             if c != ref and len(q) >= 4:
                 spread.append(f"{c} {q[len(q) // 4]:.3f}-{q[3 * len(q) // 4]:.3f}")
-        print(f"x {ref} per trial, quartiles: " + ", ".join(spread) + "\n")
+        if spread:
+            print(f"x {ref} per trial, quartiles: " + ", ".join(spread) + "\n")
 PY
 if ((BAD)); then
 	echo "traffic_meter's counters differed from the delivered packets (above)" >&2
