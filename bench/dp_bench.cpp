@@ -36,6 +36,7 @@
 #include "bpf/flow_table.h"
 #include "bpf/map_set.h"
 #include "rules/rule_store.h"
+#include "state/ifaces.h"
 #include "traffic_meter.skel.h"
 #include "traffic_meter_kern_user.h"
 
@@ -447,8 +448,7 @@ Timing time_egress_skip(Runner runner, const std::string &object_file, int empty
 	dp.reset_flows(bench_key);
 	tm_iface attached{};
 	attached.role = TM_ROLE_ATTACHED;
-	if (bpf_map_update_elem(dp.maps().ifaces.get(), &kAttachedIfindex, &attached, BPF_ANY))
-		fail("write tm_ifaces", errno);
+	write_iface(dp.maps(), kAttachedIfindex, attached); // tm_ifaces and tm_roles
 	__sk_buff ctx{};
 	ctx.ingress_ifindex = kAttachedIfindex;
 	runner.ctx = &ctx; // this function's copy of the runner only

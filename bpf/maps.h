@@ -104,6 +104,16 @@ struct {
 	__type(value, struct tm_iface);
 } tm_ifaces SEC(".maps");
 
+/* tm_ifaces' roles, 2 bits an ifindex (the shared header says how). In
+ * maps<N>/ with the sized maps, although its size is fixed: a resize, and
+ * the upgrade from ABI 4 that is one, builds it from tm_ifaces. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TM_ROLE_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tm_roles SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -40,10 +40,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 static __always_inline __u32 tm_ingress_role(struct __sk_buff *skb, struct tm_scratch *s)
 {
 	struct tm_iface *iface;
+	__u32 ifindex = skb->ingress_ifindex;
+	__u64 *word;
 
-	s->u32key = skb->ingress_ifindex;
-	if (!s->u32key)
+	if (!ifindex)
 		return 0; /* generated here */
+	/* tm_roles first: an inlined array lookup, NULL past its end. */
+	s->u32key = ifindex / TM_ROLES_PER_WORD;
+	word = bpf_map_lookup_elem(&tm_roles, &s->u32key);
+	if (word)
+		return (*word >> (ifindex % TM_ROLES_PER_WORD * TM_ROLE_BITS)) &
+		       ((1u << TM_ROLE_BITS) - 1);
+	s->u32key = ifindex;
 	iface = bpf_map_lookup_elem(&tm_ifaces, &s->u32key);
 	return iface ? iface->role : 0;
 }

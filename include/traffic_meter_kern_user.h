@@ -15,7 +15,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
-#define TM_ABI_VERSION 4
+#define TM_ABI_VERSION 5
 
 #define TM_DEFAULT_MAX_RULES 65536
 #define TM_DEFAULT_MAX_FLOWS 262144
@@ -252,6 +252,20 @@ struct tm_frag_value {
 #define TM_ROLE_ATTACHED 1	/* hooked by this instance: ingress counts */
 #define TM_ROLE_UPPER 2		/* every lower device is attached: what comes in here was counted */
 #define TM_ROLE_UPPER_PARTIAL 3 /* some lower devices are attached: ask the per-CPU record */
+
+/*
+ * tm_roles: the roles of tm_ifaces again, for every ifindex below
+ * TM_ROLE_IFINDEXES, TM_ROLE_BITS each, TM_ROLES_PER_WORD to a __u64 word
+ * (word ifindex / TM_ROLES_PER_WORD, bits from (ifindex % TM_ROLES_PER_WORD)
+ * * TM_ROLE_BITS). The egress hook reads a role with an array lookup, which
+ * the verifier inlines, instead of a hash lookup (a call and a jhash): what
+ * a router pays a second time for every forwarded packet. Higher ifindexes
+ * are looked up in tm_ifaces. The control plane writes both (ABI 5).
+ */
+#define TM_ROLE_BITS 2
+#define TM_ROLES_PER_WORD 32
+#define TM_ROLE_WORDS 2048
+#define TM_ROLE_IFINDEXES (TM_ROLE_WORDS * TM_ROLES_PER_WORD)
 
 #define TM_LINK_ETHERNET 1
 #define TM_LINK_NONE 2 /* no link-layer header: tun, WireGuard, PPP */

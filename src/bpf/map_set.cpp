@@ -25,9 +25,9 @@ Fd open_pin(const std::filesystem::path &path)
 
 } // namespace
 
-std::array<MapSet::Entry, 12> MapSet::all()
+std::array<MapSet::Entry, 13> MapSet::all()
 {
-	std::array<Entry, 12> out{};
+	std::array<Entry, 13> out{};
 	size_t i = 0;
 	for (const auto &e : kFixed)
 		out[i++] = e;
@@ -50,8 +50,9 @@ MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen, u
 		gen = maps.read_config().maps_gen;
 	const auto dir = sized_dir(pin_dir, gen);
 	for (const auto &e : kSized) {
-		const bool in_abi = !is_flow_map(e.name) || abi >= 4 ||
-				    (abi == 3 && e.member == &MapSet::flow_table);
+		const bool in_abi = e.member == &MapSet::roles ? abi >= 5
+				    : !is_flow_map(e.name) || abi >= 4 ||
+					      (abi == 3 && e.member == &MapSet::flow_table);
 		if (in_abi)
 			maps.*(e.member) = open_pin(dir / e.name);
 	}

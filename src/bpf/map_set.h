@@ -32,6 +32,7 @@ struct MapSet {
 	Fd flow_pool;
 	Fd flow_alloc;
 	Fd flow_reserve;
+	Fd roles; // tm_ifaces' roles for the egress hook (ABI 5; fixed size)
 
 	// Pin file names: the map names in bpf/maps.h, which libbpf also uses.
 	struct Entry {
@@ -44,7 +45,9 @@ struct MapSet {
 		{"tm_percpu", &MapSet::percpu},
 		{"tm_frags", &MapSet::frags},
 	}};
-	static constexpr std::array<Entry, 8> kSized = {{
+	// tm_roles is here although its size is fixed: a resize, and so the
+	// upgrade from ABI 4, builds it (sync_roles in state/ifaces.h).
+	static constexpr std::array<Entry, 9> kSized = {{
 		{"tm_rules_v4", &MapSet::rules_v4},
 		{"tm_rules_v6", &MapSet::rules_v6},
 		{"tm_rule_slots", &MapSet::rule_slots},
@@ -53,6 +56,7 @@ struct MapSet {
 		{"tm_flow_pool", &MapSet::flow_pool},
 		{"tm_flow_alloc", &MapSet::flow_alloc},
 		{"tm_flow_reserve", &MapSet::flow_reserve},
+		{"tm_roles", &MapSet::roles},
 	}};
 	// The flow table's maps: a resize that keeps the flow capacity reuses them.
 	static bool is_flow_map(std::string_view name) { return name.starts_with("tm_flow_"); }
@@ -60,7 +64,7 @@ struct MapSet {
 	// its maps<gen>/: what an upgrade reads and then removes.
 	static constexpr std::array<std::string_view, 2> kAbi2Flows = {"tm_flows", "tm_flows_new"};
 	// Every entry, fixed first.
-	static std::array<Entry, 12> all();
+	static std::array<Entry, 13> all();
 
 	// maps<gen>/ under the pin path (bpffs takes no dots in names).
 	static std::filesystem::path sized_dir(const std::filesystem::path &pin_dir, uint32_t gen);
@@ -69,7 +73,8 @@ struct MapSet {
 	// gen is 0). Throws a runtime Error naming the missing pin. abi: the
 	// state's, for an upgrade: ABI 2 has none of the flow table's maps (they
 	// stay empty), ABI 3 only tm_flow_table, with buckets of its own layout
-	// (tm_flow_bucket_v3 in state/resize.cpp).
+	// (tm_flow_bucket_v3 in state/resize.cpp); ABIs before 5 have no
+	// tm_roles (roles stays empty).
 	static MapSet open_pinned(const std::filesystem::path &pin_dir, uint32_t gen = 0,
 				  uint32_t abi = TM_ABI_VERSION);
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -14,11 +15,35 @@
 namespace tmeter {
 namespace {
 
-void write_iface(const MapSet &maps, int ifindex, const tm_iface &v)
+// Where tm_roles keeps an ifindex's role: its word and the bits' shift.
+struct RolePlace {
+	uint32_t word;
+	unsigned shift;
+};
+
+std::optional<RolePlace> role_place(int ifindex)
 {
-	uint32_t key = uint32_t(ifindex);
-	if (bpf_map_update_elem(maps.ifaces.get(), &key, &v, BPF_ANY))
-		fail_errno("cannot record the interface", errno);
+	if (ifindex <= 0 || uint32_t(ifindex) >= TM_ROLE_IFINDEXES)
+		return std::nullopt; // the data plane asks tm_ifaces
+	return RolePlace{uint32_t(ifindex) / TM_ROLES_PER_WORD,
+			 unsigned(uint32_t(ifindex) % TM_ROLES_PER_WORD * TM_ROLE_BITS)};
+}
+
+constexpr uint64_t kRoleMask = (uint64_t(1) << TM_ROLE_BITS) - 1;
+
+// One role in its word; the word's other roles stay (every writer holds
+// the state's lock, and the data plane only reads).
+void write_role(const MapSet &maps, int ifindex, uint32_t role)
+{
+	const auto at = role_place(ifindex);
+	if (!maps.roles || !at)
+		return;
+	uint64_t word = 0;
+	if (bpf_map_lookup_elem(maps.roles.get(), &at->word, &word))
+		fail_errno("cannot read tm_roles", errno);
+	word = (word & ~(kRoleMask << at->shift)) | (uint64_t(role) & kRoleMask) << at->shift;
+	if (bpf_map_update_elem(maps.roles.get(), &at->word, &word, BPF_ANY))
+		fail_errno("cannot record the interface's role", errno);
 }
 
 UpperSync diff_uppers(const MapSet &maps, bool apply)
@@ -59,6 +84,27 @@ UpperSync diff_uppers(const MapSet &maps, bool apply)
 }
 
 } // namespace
+
+void write_iface(const MapSet &maps, int ifindex, const tm_iface &v)
+{
+	uint32_t key = uint32_t(ifindex);
+	if (bpf_map_update_elem(maps.ifaces.get(), &key, &v, BPF_ANY))
+		fail_errno("cannot record the interface", errno);
+	write_role(maps, ifindex, v.role);
+}
+
+void sync_roles(const MapSet &maps)
+{
+	if (!maps.roles)
+		return;
+	std::vector<uint64_t> words(TM_ROLE_WORDS);
+	for (const auto &[ifindex, v] : read_ifaces(maps.ifaces))
+		if (const auto at = role_place(ifindex))
+			words[at->word] |= (uint64_t(v.role) & kRoleMask) << at->shift;
+	for (uint32_t i = 0; i < TM_ROLE_WORDS; ++i)
+		if (bpf_map_update_elem(maps.roles.get(), &i, &words[i], BPF_ANY))
+			fail_errno("cannot write tm_roles", errno);
+}
 
 std::string hex_tag(const uint8_t (&tag)[8])
 {
@@ -132,6 +178,7 @@ void forget_iface(const MapSet &maps, int ifindex)
 	uint32_t key = uint32_t(ifindex);
 	if (bpf_map_delete_elem(maps.ifaces.get(), &key) && errno != ENOENT)
 		fail_errno("cannot forget the interface", errno);
+	write_role(maps, ifindex, 0);
 }
 
 std::map<int, uint32_t> wanted_uppers(const std::map<int, tm_iface> &records,

@@ -19,9 +19,16 @@ std::map<int, tm_iface> read_ifaces(const Fd &map);
 std::map<int, tm_iface> attached_ifaces(const MapSet &maps);
 
 HookRecord hook_record_of(const tm_iface &v);
+// Every write of tm_ifaces goes through these, which write the role into
+// tm_roles too (where maps has one: not in an older ABI's state).
+void write_iface(const MapSet &maps, int ifindex, const tm_iface &v);
 void record_attached(const MapSet &maps, const LinkInfo &link, uint32_t link_kind,
 		     const HookRecord &hooks, uint32_t maps_gen);
 void forget_iface(const MapSet &maps, int ifindex);
+// Rewrites maps.roles from maps.ifaces: a new tm_roles (a resize or the
+// upgrade from ABI 4) before the programs that read it are attached, and
+// again when the resize commits.
+void sync_roles(const MapSet &maps);
 
 // The upper-device records the live links call for: an upper device whose
 // every lower device (bridge or bond port, VLAN or macvlan parent) is

@@ -224,8 +224,7 @@ State migrate_v1(const std::filesystem::path &pin_dir, const ObjectOptions &opts
 			rec.tc_handle = prev.tc_handle;
 			rec.prog_id[0] = prev.prog_id[0];
 			rec.prog_id[1] = prev.prog_id[1];
-			uint32_t key = uint32_t(ifindex);
-			bpf_map_update_elem(state.maps().ifaces.get(), &key, &rec, BPF_ANY);
+			write_iface(state.maps(), ifindex, rec);
 			attach_interface(state, obj, link, AttachMode::kNetlink, 1);
 		}
 	}

@@ -138,13 +138,17 @@ void finish(State &state, const MapSet &fresh, uint32_t gen)
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots))
 		RuleStore(old).carry_counters_to(fresh);
 
+	// Again: a recovered resize may commit after roles changed (a reader's
+	// upper-device refresh writes the old set's tm_roles).
+	sync_roles(fresh);
+
 	tm_config cfg = old.read_config();
 	const uint32_t previous = cfg.maps_gen;
 	cfg.maps_gen = gen;
 	cfg.resize_gen = 0;
 	cfg.max_rules = MapSet::capacity(fresh.rule_slots);
 	cfg.max_flows = flow_capacity(MapSet::capacity(fresh.flow_table));
-	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2 or 3 commits here too
+	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2, 3 or 4 commits here too
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots)) {
 		// copy_to put the rules in slots 0..n-1.
 		const auto n = uint32_t(RuleStore(fresh).rules().size());
@@ -170,10 +174,12 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 {
 	tm_config cfg = state.config();
 	// An upgrade from ABI 2 or 3 is a resize whose new flow table has
-	// another layout: the rule maps stay, the flows are carried over.
+	// another layout: the rule maps stay, the flows are carried over. ABI
+	// 4 has this flow table: an upgrade from it only adds tm_roles, which
+	// every resize builds.
 	const bool upgrade = cfg.abi_version != TM_ABI_VERSION;
 	const CapacityChange change = capacity_change(cfg, target);
-	const bool rules = change.rules, flows = change.flows || upgrade;
+	const bool rules = change.rules, flows = change.flows || (upgrade && cfg.abi_version < 4);
 	const uint32_t gen = cfg.maps_gen + 1;
 	if (rules) {
 		const size_t in_use = RuleStore(state.maps()).rules().size();
@@ -201,6 +207,7 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 	for (const auto &e : MapSet::kSized)
 		if (bpf_obj_pin((fresh.*(e.member)).get(), (dir / e.name).c_str()))
 			fail_errno(fmt::format("cannot pin {}", (dir / e.name).string()), errno);
+	sync_roles(fresh); // before a program that reads it is attached
 	if (rules)
 		RuleStore(state.maps()).copy_to(fresh);
 	if (cfg.abi_version == 2)

@@ -29,6 +29,9 @@ static_assert(sizeof(tm_flow_alloc) == 8 && sizeof(tm_flow_reserve) == 8);
 static_assert(sizeof(tm_frag_key) == 40);
 static_assert(sizeof(tm_frag_value) == 8);
 static_assert(sizeof(tm_iface) == 80);
+// tm_roles: every role fits its bits, the bits fill a __u64 word.
+static_assert(TM_ROLE_BITS * TM_ROLES_PER_WORD == 64);
+static_assert(TM_ROLE_UPPER_PARTIAL < (1 << TM_ROLE_BITS));
 static_assert(offsetof(tm_iface, prog_tag) == 40 && offsetof(tm_iface, since) == 56);
 static_assert(sizeof(tm_stats) == 80);
 static_assert(sizeof(tm_percpu) == 80 + 8 + TM_SCRATCH_BYTES);

@@ -1362,7 +1362,7 @@ test_migrate_from_previous_abi() {
 	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
 	expect_eq "one filter on a0 ingress (the old one replaced)" "$n" 1
 	tm_ok status
-	expect_contains "status after the upgrade" "$OUT" "(ABI 4)"
+	expect_contains "status after the upgrade" "$OUT" "(ABI 5)"
 	tm_ok purge
 }
 
@@ -1428,7 +1428,7 @@ upgrade_keeps_flow() {
 	tm_ok status --json
 	local got
 	got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["abi_version"], d["flows"]["capacity"], len(d["interfaces"]))')
-	expect_eq "ABI 4, the flow capacity kept, a0 attached" "$got" "4 262144 1"
+	expect_eq "ABI 5, the flow capacity kept, a0 attached" "$got" "5 262144 1"
 	[ -z "$(find "$PIN" -name 'tm_flows*')" ] || fail "ABI 2's flow tables left: $(find "$PIN" -name 'tm_flows*')"
 	expect_eq "one set of sized maps left, with the pool" "$(find "$PIN" -name 'tm_flow_pool' | wc -l) $(find "$PIN" -maxdepth 1 -name 'maps*' | wc -l)" "1 1"
 	local n
@@ -1441,6 +1441,39 @@ upgrade_keeps_flow() {
 test_upgrade_from_abi2() { upgrade_keeps_flow "${TM_ABI2_BIN:-}" 2; }
 
 test_upgrade_from_abi3() { upgrade_keeps_flow "${TM_ABI3_BIN:-}" 3; }
+
+test_upgrade_from_abi4() { upgrade_keeps_flow "${TM_ABI4_BIN:-}" 4; }
+
+# ABI 5's egress hook reads an interface's role from tm_roles, which the
+# upgrade from ABI 4 builds from tm_ifaces: a packet A routes from C (a1,
+# attached by the ABI 4 release) to B (out through a0, attached too) counts
+# once, at a1's ingress, after the upgrade as before it. Without the roles,
+# a0's egress would count each request a second time.
+test_upgrade_from_abi4_keeps_roles() {
+	lab_pair || return 1
+	[ -n "${TM_ABI4_BIN:-}" ] && [ -x "$TM_ABI4_BIN" ] ||
+		{ fail "TM_ABI4_BIN is not set (scripts/build_previous.sh DIR previous_release_abi4 builds it)"; return 1; }
+	new_ns C c || return 1
+	veth "$A" a1 198.18.1.1/24 "$C" c1 198.18.1.2/24 || return 1
+	nsenter --net="/run/netns/$A" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$B" route add 198.18.1.0/24 via 198.18.0.1
+	ip -n "$C" route add 198.18.0.0/24 via 198.18.1.1
+	prev() { nsenter --net="/run/netns/$NS" "$TM_ABI4_BIN" --pin-path "$PIN" "$@" >/dev/null || fail "ABI 4 release: $*"; }
+	prev load --dev a0
+	prev load --dev a1
+	prev add --ip-address 198.18.1.2
+	ping_n "$C" 198.18.0.2 2 100 || fail "ping through A"
+	expect_eq "ABI 4: each forwarded packet once" "$(nsenter --net="/run/netns/$NS" "$TM_ABI4_BIN" \
+		--pin-path "$PIN" show --ip-address 198.18.1.2/32 --csv | awk -F, 'NR==2 {print $3, $4, $5, $6}')" "256 2 256 2"
+	tm_ok load --dev a0
+	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI 4"
+	ping_n "$C" 198.18.0.2 3 100 || fail "ping through A"
+	expect_eq "ABI 5: each forwarded packet once" "$(counters 198.18.1.2/32)" "640 5 640 5"
+	tm_ok status --json
+	expect_eq "ABI 5" "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["abi_version"])')" 5
+	tm_ok purge
+	[ ! -e "$PIN" ] || fail "purge left $PIN"
+}
 
 # ------------------------------------------------------- operations
 

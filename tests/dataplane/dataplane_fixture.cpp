@@ -14,6 +14,7 @@
 #include "bpf/flow_table.h"
 #include "traffic_meter_kern_user.h"
 #include "rules/rule_store.h"
+#include "state/ifaces.h"
 #include "traffic_meter.skel.h"
 
 namespace tmeter::dptest {
@@ -90,6 +91,7 @@ void Dataplane::reset()
 {
 	for (const Fd *map : {&maps_.rules_v4, &maps_.rules_v6, &maps_.frags, &maps_.ifaces})
 		clear_hash(*map);
+	tmeter::sync_roles(maps_); // no interface: tm_roles all 0
 	// An empty flow table: no heads in use, no entry handed out.
 	const tmeter::FlowTableImage empty(tmeter::flow_buckets(options_.max_flows));
 	tmeter::write_flow_table(maps_, empty);
@@ -169,8 +171,7 @@ void Dataplane::attach(uint32_t ifindex, uint32_t role)
 	tm_iface v{};
 	v.role = role;
 	v.link_kind = TM_LINK_ETHERNET;
-	if (bpf_map_update_elem(maps_.ifaces.get(), &ifindex, &v, BPF_ANY))
-		fail("write tm_ifaces", errno);
+	write_iface(maps_, int(ifindex), v); // tm_ifaces and tm_roles, as load does
 }
 
 std::map<Prefix, Counters> Dataplane::counters() const

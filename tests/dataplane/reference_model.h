@@ -64,6 +64,7 @@ public:
 	void add_rule(const Prefix &p);
 	void del_rule(const Prefix &p);
 	void attach(uint32_t ifindex) { attached_.insert(ifindex); }
+	void detach(uint32_t ifindex) { attached_.erase(ifindex); }
 
 	void packet(const PacketEvent &ev);
 

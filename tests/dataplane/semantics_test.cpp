@@ -552,6 +552,22 @@ std::vector<Case> cases()
 	c.push_back({"egress_from_attached_skipped", "entered through attached ifindex 7", {kLan},
 		     {attach(7), out(udp4(A, B, 1, 2, 100), 7)},
 		     {}, {.egress_skipped = 1, .no_rule = 0, .counted = 0}});
+	// tm_roles keeps 2 bits an ifindex below TM_ROLE_IFINDEXES, 32 to a
+	// word; tm_ifaces answers for the others.
+	c.push_back({"egress_roles_per_interface",
+		     "attached 6, 7 and 38 (the next word, 6's bits), then 7 and 38 unloaded: "
+		     "only what entered through 6 is skipped, its neighbours 5 and 7 and the "
+		     "next word's 38 count",
+		     {kLan},
+		     {attach(6), attach(7), attach(38), attach(7, 0), attach(38, 0),
+		      out(udp4(A, B, 1, 2, 100), 6), out(udp4(A, B, 1, 2, 100), 5),
+		      out(udp4(A, B, 1, 2, 100), 7), out(udp4(A, B, 1, 2, 100), 38)},
+		     {{kLan, up(3, 3 * 128)}}, {.egress_skipped = 1}});
+	c.push_back({"egress_from_attached_high_ifindex_skipped",
+		     "entered through attached ifindex 70000, past tm_roles: tm_ifaces says", {kLan},
+		     {attach(70000), out(udp4(A, B, 1, 2, 100), 70000),
+		      out(udp4(A, B, 1, 2, 100), 70001)},
+		     {{kLan, up(1, 128)}}, {.egress_skipped = 1}});
 	c.push_back({"egress_from_unattached_counts", "entered through ifindex 9, not attached",
 		     {kLan},
 		     {attach(7), out(udp4(A, B, 1, 2, 100), 9)},
@@ -698,6 +714,8 @@ void run_case(const Case &tc, EntryBuild build)
 			dp.attach(s.ifindex, s.role);
 			if (s.role == TM_ROLE_ATTACHED)
 				model.attach(s.ifindex);
+			else
+				model.detach(s.ifindex); // an upper device, or role 0: unload
 			break;
 		case Step::kSaveGeneration:
 			saved_generation = dp.maps().read_config().rules_gen;
