@@ -52,6 +52,11 @@
 # the program alone, in the real receive path, with its cache misses but
 # without the noise of the rest of the path. It adds two clock reads to
 # every BPF case, so the other columns are better read from a run without.
+# --routed puts a router between the two (a third namespace that forwards
+# from one veth pair to another, on the same CPU) and attaches every hook
+# to both of its interfaces: what a router pays per forwarded packet, which
+# traffic_meter counts at the ingress and skips at the egress (its counter
+# is still checked against the delivered packets: once per host).
 # --interleave REF runs the case REF (empty or minimal) before every other
 # case of a round and once more at its end, and compares each trial with
 # the REF trials just before and after it (geometric mean of their pps,
@@ -60,7 +65,7 @@
 # straddles, and a neighbour in time is more likely in the same phase.
 #
 # usage: bench/veth_bench.sh [BUILDDIR] [--rounds N] [--seconds S] [--cases LIST] [--flows LIST]
-#                            [--other BIN] [--prog-stats] [--interleave REF]
+#                            [--other BIN] [--prog-stats] [--interleave REF] [--routed]
 #   defaults: builddir-bench, 3 rounds, 2 s per trial, every case, flows "1 64000"
 # Needs root; makes its own namespaces and pin paths; touches no host
 # interface. Prints markdown tables.
@@ -74,6 +79,7 @@ FLOWS="1 64000"
 OTHER=
 PROG_STATS=0
 INTERLEAVE=
+ROUTED=0
 while (($#)); do
 	case $1 in
 	--rounds) ROUNDS=$2 && shift 2 ;;
@@ -83,6 +89,7 @@ while (($#)); do
 	--other) OTHER=$(realpath "$2") && shift 2 ;;
 	--prog-stats) PROG_STATS=1 && shift ;;
 	--interleave) INTERLEAVE=$2 && shift 2 ;;
+	--routed) ROUTED=1 && shift ;;
 	-h | --help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0" && exit 0 ;;
 	*) BUILDDIR=$1 && shift ;;
 	esac
@@ -111,7 +118,11 @@ BIN=$(realpath "$BUILDDIR/traffic_meter")
 FLOOD=$(realpath "$BUILDDIR/bench/frame_flood")
 is_prog_case() { [[ -n ${PROG_O[$1]:-} ]]; }
 
-TX=tm-vb-$$-tx RX=tm-vb-$$-rx
+TX=tm-vb-$$-tx RX=tm-vb-$$-rx RT=tm-vb-$$-rt
+# Where the hooks go: the receiver's vb1, or (--routed) both of the
+# router's interfaces, the one the frames come in through first.
+HOOK_NS=$RX HOOK_DEVS=(vb1)
+((ROUTED)) && HOOK_NS=$RT HOOK_DEVS=(vr0 vr1)
 PIN=/sys/fs/bpf/tm-vb-$$
 WORK=$(mktemp -d /tmp/tm-vb.XXXXXX)
 CPU=$(($(nproc) - 1)) # sender and receive processing both run here
@@ -123,11 +134,12 @@ cleanup() {
 	local p
 	for p in "$PIN"-*; do
 		[[ -e $p ]] || continue
-		nsenter --net="/run/netns/$RX" "$BIN" --pin-path "$p" purge >/dev/null 2>&1 || true
+		nsenter --net="/run/netns/$HOOK_NS" "$BIN" --pin-path "$p" purge >/dev/null 2>&1 || true
 		rm -rf "$p"
 	done
 	ip netns del "$TX" 2>/dev/null || true
 	ip netns del "$RX" 2>/dev/null || true
+	ip netns del "$RT" 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -135,22 +147,44 @@ trap 'exit 130' INT TERM
 
 rx() { nsenter --net="/run/netns/$RX" "$@"; }
 tx() { nsenter --net="/run/netns/$TX" "$@"; }
+hk() { nsenter --net="/run/netns/$HOOK_NS" "$@"; }
 # tm PIN ARGS: the binary under test, or --other's for an "other-" pin.
 tm() {
 	local bin=$BIN
 	[[ $1 == "$PIN"-other-* ]] && bin=$OTHER
-	rx "$bin" --pin-path "$1" "${@:2}"
+	hk "$bin" --pin-path "$1" "${@:2}"
 }
 
 ip netns add "$TX"
 ip netns add "$RX"
-ip link add vb0 netns "$TX" type veth peer name vb1 netns "$RX"
-tx ip addr add 198.18.7.1/24 dev vb0
-rx ip addr add 198.18.7.2/24 dev vb1
-tx ip link set vb0 up
-rx ip link set vb1 up
+if ((ROUTED)); then
+	# 198.18.7.1 (vb0) -> vr0 [router] vr1 -> 198.18.7.2 (vb1): host routes
+	# and static neighbours, so that nothing but the flood crosses.
+	ip netns add "$RT"
+	ip link add vb0 netns "$TX" type veth peer name vr0 netns "$RT"
+	ip link add vr1 netns "$RT" type veth peer name vb1 netns "$RX"
+	tx ip addr add 198.18.7.1/32 dev vb0
+	rx ip addr add 198.18.7.2/32 dev vb1
+	nsenter --net="/run/netns/$RT" sysctl -qw net.ipv4.ip_forward=1
+	rx sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.vb1.rp_filter=0
+	for d in vr0 vr1; do ip -n "$RT" link set "$d" up; done
+	ip -n "$RT" route add 198.18.7.1/32 dev vr0
+	ip -n "$RT" route add 198.18.7.2/32 dev vr1
+	ip -n "$RT" neigh add 198.18.7.2 lladdr "$(ip -n "$RX" -br link show vb1 | awk '{print $3}')" dev vr1 nud permanent
+	ip -n "$RT" neigh add 198.18.7.1 lladdr "$(ip -n "$TX" -br link show vb0 | awk '{print $3}')" dev vr0 nud permanent
+	tx ip link set vb0 up
+	rx ip link set vb1 up
+	rx ip route add default dev vb1
+	DST_MAC=$(ip -n "$RT" -br link show vr0 | awk '{print $3}')
+else
+	ip link add vb0 netns "$TX" type veth peer name vb1 netns "$RX"
+	tx ip addr add 198.18.7.1/24 dev vb0
+	rx ip addr add 198.18.7.2/24 dev vb1
+	tx ip link set vb0 up
+	rx ip link set vb1 up
+	DST_MAC=$(ip -n "$RX" -br link show vb1 | awk '{print $3}')
+fi
 rx ip link set lo up
-DST_MAC=$(ip -n "$RX" -br link show vb1 | awk '{print $3}')
 # The receiver: a UDP socket that is never read; datagrams past its buffer
 # are dropped there (UDP InErrors), after the whole receive path ran.
 nsenter --net="/run/netns/$RX" python3 -c 'import socket, time
@@ -192,9 +226,9 @@ for who in tm other; do
 		p=$PIN-$r
 		[[ $who == other ]] && p=$PIN-other-$r
 		[[ -e $WORK/rules-$r.json ]] || rules_file "$n" "$WORK/rules-$r.json"
-		tm "$p" load --dev vb1 --max-rules $((n + 1024)) "${flows_opt[@]}" >/dev/null
+		tm "$p" load --dev "${HOOK_DEVS[0]}" --max-rules $((n + 1024)) "${flows_opt[@]}" >/dev/null
 		tm "$p" import --file "$WORK/rules-$r.json" >/dev/null
-		tm "$p" unload --dev vb1 >/dev/null
+		tm "$p" unload --all >/dev/null
 	done
 done
 
@@ -205,47 +239,53 @@ pin_of() { # tm-R-MODE or other-R-MODE -> its pin path
 	if [[ $1 == other-* ]]; then echo "$PIN-other-$r"; else echo "$PIN-$r"; fi
 }
 setup_case() { # CASE
+	local d
 	if is_prog_case "$1"; then
-		rx tc qdisc add dev vb1 clsact
-		rx tc filter add dev vb1 ingress bpf direct-action obj "${PROG_O[$1]}" sec tc
-		rx tc filter add dev vb1 egress bpf direct-action obj "${PROG_O[$1]}" sec tc
+		for d in "${HOOK_DEVS[@]}"; do
+			hk tc qdisc add dev "$d" clsact
+			hk tc filter add dev "$d" ingress bpf direct-action obj "${PROG_O[$1]}" sec tc
+			hk tc filter add dev "$d" egress bpf direct-action obj "${PROG_O[$1]}" sec tc
+		done
 		return
 	fi
 	case $1 in
 	none) ;;
 	nft-set)
-		rx nft -f - <<-EOF
+		hk nft -f - <<-EOF
 		table netdev tm_vb {
 			set hosts { type ipv4_addr; flags interval; counter; elements = { $NFT_ELEMENTS } }
-			chain in { type filter hook ingress device "vb1" priority 0; ip saddr @hosts; ip daddr @hosts; }
+			chain in { type filter hook ingress device "${HOOK_DEVS[0]}" priority 0; ip saddr @hosts; ip daddr @hosts; }
 		}
 		EOF
 		;;
 	conntrack)
-		rx sysctl -qw net.netfilter.nf_conntrack_acct=1 2>/dev/null || true
-		rx nft -f - <<-'EOF'
+		hk sysctl -qw net.netfilter.nf_conntrack_acct=1 2>/dev/null || true
+		hk nft -f - <<-'EOF'
 		table inet tm_vb_ct {
 			chain pre { type filter hook prerouting priority 0; ct state new,established counter; }
 		}
 		EOF
 		;;
 	tm-* | other-*)
-		tm "$(pin_of "$1")" load --dev vb1 --attach-mode "${1##*-}" >/dev/null
+		for d in "${HOOK_DEVS[@]}"; do
+			tm "$(pin_of "$1")" load --dev "$d" --attach-mode "${1##*-}" >/dev/null
+		done
 		;;
 	esac
 }
 teardown_case() { # CASE
+	local d
 	if is_prog_case "$1"; then
-		rx tc qdisc del dev vb1 clsact
+		for d in "${HOOK_DEVS[@]}"; do hk tc qdisc del dev "$d" clsact; done
 		return
 	fi
 	case $1 in
-	nft-set) rx nft delete table netdev tm_vb ;;
+	nft-set) hk nft delete table netdev tm_vb ;;
 	conntrack)
-		rx nft delete table inet tm_vb_ct
-		command -v conntrack >/dev/null && rx conntrack -F >/dev/null 2>&1 || true
+		hk nft delete table inet tm_vb_ct
+		command -v conntrack >/dev/null && hk conntrack -F >/dev/null 2>&1 || true
 		;;
-	tm-* | other-*) tm "$(pin_of "$1")" unload --dev vb1 >/dev/null ;;
+	tm-* | other-*) tm "$(pin_of "$1")" unload --all >/dev/null ;;
 	esac
 }
 
@@ -261,7 +301,7 @@ tm_up_packets() { # PIN
 # others' from their tc filter.
 ingress_prog_id() { # CASE
 	if is_prog_case "$1"; then
-		rx tc -j filter show dev vb1 ingress |
+		hk tc -j filter show dev "${HOOK_DEVS[0]}" ingress |
 			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
 	elif [[ $1 == tm-* || $1 == other-* ]]; then
 		tm "$(pin_of "$1")" status --json |
