@@ -168,6 +168,10 @@ void Dataplane::del(const std::vector<Prefix> &rules)
 
 void Dataplane::attach(uint32_t ifindex, uint32_t role)
 {
+	if (!role) {
+		forget_iface(maps_, int(ifindex)); // as unload does
+		return;
+	}
 	tm_iface v{};
 	v.role = role;
 	v.link_kind = TM_LINK_ETHERNET;

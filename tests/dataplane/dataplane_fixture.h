@@ -44,7 +44,8 @@ public:
 
 	void add(const std::vector<Prefix> &rules);
 	void del(const std::vector<Prefix> &rules);
-	// Records ifindex in tm_ifaces as load would (role TM_ROLE_*).
+	// Records ifindex in tm_ifaces as load would (role TM_ROLE_*), or
+	// forgets it as unload would (role 0).
 	void attach(uint32_t ifindex, uint32_t role = TM_ROLE_ATTACHED);
 
 	// Counters of every rule, summed over the CPUs.
