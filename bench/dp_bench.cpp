@@ -203,7 +203,6 @@ struct Runner {
 	// The reply direction of the benchmark flow: run once after the frame
 	// itself, it makes the flow two-way (an established flow, in a two-way way).
 	std::vector<uint8_t> reply;
-
 };
 
 struct Row {

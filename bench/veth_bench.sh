@@ -148,6 +148,7 @@ trap 'exit 130' INT TERM
 rx() { nsenter --net="/run/netns/$RX" "$@"; }
 tx() { nsenter --net="/run/netns/$TX" "$@"; }
 hk() { nsenter --net="/run/netns/$HOOK_NS" "$@"; }
+mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; } # NS DEV
 # tm PIN ARGS: the binary under test, or --other's for an "other-" pin.
 tm() {
 	local bin=$BIN
@@ -165,24 +166,24 @@ if ((ROUTED)); then
 	ip link add vr1 netns "$RT" type veth peer name vb1 netns "$RX"
 	tx ip addr add 198.18.7.1/32 dev vb0
 	rx ip addr add 198.18.7.2/32 dev vb1
-	nsenter --net="/run/netns/$RT" sysctl -qw net.ipv4.ip_forward=1
+	hk sysctl -qw net.ipv4.ip_forward=1
 	rx sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.vb1.rp_filter=0
 	for d in vr0 vr1; do ip -n "$RT" link set "$d" up; done
 	ip -n "$RT" route add 198.18.7.1/32 dev vr0
 	ip -n "$RT" route add 198.18.7.2/32 dev vr1
-	ip -n "$RT" neigh add 198.18.7.2 lladdr "$(ip -n "$RX" -br link show vb1 | awk '{print $3}')" dev vr1 nud permanent
-	ip -n "$RT" neigh add 198.18.7.1 lladdr "$(ip -n "$TX" -br link show vb0 | awk '{print $3}')" dev vr0 nud permanent
+	ip -n "$RT" neigh add 198.18.7.2 lladdr "$(mac_of "$RX" vb1)" dev vr1 nud permanent
+	ip -n "$RT" neigh add 198.18.7.1 lladdr "$(mac_of "$TX" vb0)" dev vr0 nud permanent
 	tx ip link set vb0 up
 	rx ip link set vb1 up
 	rx ip route add default dev vb1
-	DST_MAC=$(ip -n "$RT" -br link show vr0 | awk '{print $3}')
+	DST_MAC=$(mac_of "$RT" vr0)
 else
 	ip link add vb0 netns "$TX" type veth peer name vb1 netns "$RX"
 	tx ip addr add 198.18.7.1/24 dev vb0
 	rx ip addr add 198.18.7.2/24 dev vb1
 	tx ip link set vb0 up
 	rx ip link set vb1 up
-	DST_MAC=$(ip -n "$RX" -br link show vb1 | awk '{print $3}')
+	DST_MAC=$(mac_of "$RX" vb1)
 fi
 rx ip link set lo up
 # The receiver: a UDP socket that is never read; datagrams past its buffer

@@ -46,11 +46,10 @@ static __always_inline __u32 tm_ingress_role(struct __sk_buff *skb, struct tm_sc
 	if (!ifindex)
 		return 0; /* generated here */
 	/* tm_roles first: an inlined array lookup, NULL past its end. */
-	s->u32key = ifindex / TM_ROLES_PER_WORD;
+	s->u32key = tm_role_word(ifindex);
 	word = bpf_map_lookup_elem(&tm_roles, &s->u32key);
 	if (word)
-		return (*word >> (ifindex % TM_ROLES_PER_WORD * TM_ROLE_BITS)) &
-		       ((1u << TM_ROLE_BITS) - 1);
+		return (*word >> tm_role_shift(ifindex)) & TM_ROLE_MASK;
 	s->u32key = ifindex;
 	iface = bpf_map_lookup_elem(&tm_ifaces, &s->u32key);
 	return iface ? iface->role : 0;

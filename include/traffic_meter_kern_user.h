@@ -266,6 +266,15 @@ struct tm_frag_value {
 #define TM_ROLES_PER_WORD 32
 #define TM_ROLE_WORDS 2048
 #define TM_ROLE_IFINDEXES (TM_ROLE_WORDS * TM_ROLES_PER_WORD)
+#define TM_ROLE_MASK ((1u << TM_ROLE_BITS) - 1)
+
+/* Where tm_roles keeps an ifindex's role: its word, and the role's shift
+ * in that word. */
+static inline __u32 tm_role_word(__u32 ifindex) { return ifindex / TM_ROLES_PER_WORD; }
+static inline __u32 tm_role_shift(__u32 ifindex)
+{
+	return ifindex % TM_ROLES_PER_WORD * TM_ROLE_BITS;
+}
 
 #define TM_LINK_ETHERNET 1
 #define TM_LINK_NONE 2 /* no link-layer header: tun, WireGuard, PPP */

@@ -36,6 +36,15 @@ std::array<MapSet::Entry, 13> MapSet::all()
 	return out;
 }
 
+bool MapSet::in_abi(const Entry &e, uint32_t abi)
+{
+	if (e.member == &MapSet::roles)
+		return abi >= kRolesAbi;
+	if (is_flow_map(e.name)) // ABI 3: tm_flow_table alone (entries inside); ABI 2: none
+		return abi >= kPooledFlowsAbi || (abi == 3 && e.member == &MapSet::flow_table);
+	return true;
+}
+
 std::filesystem::path MapSet::sized_dir(const std::filesystem::path &pin_dir, uint32_t gen)
 {
 	return pin_dir / fmt::format("maps{}", gen);
@@ -49,13 +58,9 @@ MapSet MapSet::open_pinned(const std::filesystem::path &pin_dir, uint32_t gen, u
 	if (!gen)
 		gen = maps.read_config().maps_gen;
 	const auto dir = sized_dir(pin_dir, gen);
-	for (const auto &e : kSized) {
-		const bool in_abi = e.member == &MapSet::roles ? abi >= 5
-				    : !is_flow_map(e.name) || abi >= 4 ||
-					      (abi == 3 && e.member == &MapSet::flow_table);
-		if (in_abi)
+	for (const auto &e : kSized)
+		if (in_abi(e, abi))
 			maps.*(e.member) = open_pin(dir / e.name);
-	}
 	return maps;
 }
 

@@ -60,6 +60,11 @@ struct MapSet {
 	}};
 	// The flow table's maps: a resize that keeps the flow capacity reuses them.
 	static bool is_flow_map(std::string_view name) { return name.starts_with("tm_flow_"); }
+	// The first ABI with this layout of the flow table (the pool), and the
+	// first with tm_roles.
+	static constexpr uint32_t kPooledFlowsAbi = 4, kRolesAbi = 5;
+	// Whether the state of an ABI has the sized map of e (open_pinned).
+	static bool in_abi(const Entry &e, uint32_t abi);
 	// ABI 2's flow tables (LRU hashes of tm_flow_key to tm_flow_value) in
 	// its maps<gen>/: what an upgrade reads and then removes.
 	static constexpr std::array<std::string_view, 2> kAbi2Flows = {"tm_flows", "tm_flows_new"};

@@ -6,43 +6,37 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
-#include <optional>
+#include <numeric>
 
 #include <fmt/format.h>
 
+#include "bpf/map_io.h"
 #include "util/error.h"
 
 namespace tmeter {
 namespace {
 
-// Where tm_roles keeps an ifindex's role: its word and the bits' shift.
-struct RolePlace {
-	uint32_t word;
-	unsigned shift;
-};
+// Whether tm_roles has a place for ifindex (tm_ifaces answers for others).
+bool in_roles(int ifindex) { return ifindex > 0 && uint32_t(ifindex) < TM_ROLE_IFINDEXES; }
 
-std::optional<RolePlace> role_place(int ifindex)
+// role in its place of a tm_roles word (the shared header's tm_role_*).
+uint64_t role_bits(int ifindex, uint32_t role)
 {
-	if (ifindex <= 0 || uint32_t(ifindex) >= TM_ROLE_IFINDEXES)
-		return std::nullopt; // the data plane asks tm_ifaces
-	return RolePlace{uint32_t(ifindex) / TM_ROLES_PER_WORD,
-			 unsigned(uint32_t(ifindex) % TM_ROLES_PER_WORD * TM_ROLE_BITS)};
+	return uint64_t(role & TM_ROLE_MASK) << tm_role_shift(uint32_t(ifindex));
 }
-
-constexpr uint64_t kRoleMask = (uint64_t(1) << TM_ROLE_BITS) - 1;
 
 // One role in its word; the word's other roles stay (every writer holds
 // the state's lock, and the data plane only reads).
 void write_role(const MapSet &maps, int ifindex, uint32_t role)
 {
-	const auto at = role_place(ifindex);
-	if (!maps.roles || !at)
+	if (!maps.roles || !in_roles(ifindex))
 		return;
+	uint32_t key = tm_role_word(uint32_t(ifindex));
 	uint64_t word = 0;
-	if (bpf_map_lookup_elem(maps.roles.get(), &at->word, &word))
+	if (bpf_map_lookup_elem(maps.roles.get(), &key, &word))
 		fail_errno("cannot read tm_roles", errno);
-	word = (word & ~(kRoleMask << at->shift)) | (uint64_t(role) & kRoleMask) << at->shift;
-	if (bpf_map_update_elem(maps.roles.get(), &at->word, &word, BPF_ANY))
+	word = (word & ~role_bits(ifindex, TM_ROLE_MASK)) | role_bits(ifindex, role);
+	if (bpf_map_update_elem(maps.roles.get(), &key, &word, BPF_ANY))
 		fail_errno("cannot record the interface's role", errno);
 }
 
@@ -99,11 +93,12 @@ void sync_roles(const MapSet &maps)
 		return;
 	std::vector<uint64_t> words(TM_ROLE_WORDS);
 	for (const auto &[ifindex, v] : read_ifaces(maps.ifaces))
-		if (const auto at = role_place(ifindex))
-			words[at->word] |= (uint64_t(v.role) & kRoleMask) << at->shift;
-	for (uint32_t i = 0; i < TM_ROLE_WORDS; ++i)
-		if (bpf_map_update_elem(maps.roles.get(), &i, &words[i], BPF_ANY))
-			fail_errno("cannot write tm_roles", errno);
+		if (in_roles(ifindex))
+			words[tm_role_word(uint32_t(ifindex))] |= role_bits(ifindex, v.role);
+	std::vector<uint32_t> keys(TM_ROLE_WORDS);
+	std::iota(keys.begin(), keys.end(), 0u);
+	write_array(maps.roles, keys, reinterpret_cast<const uint8_t *>(words.data()),
+		    sizeof(words[0]));
 }
 
 std::string hex_tag(const uint8_t (&tag)[8])

@@ -179,7 +179,8 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 	// every resize builds.
 	const bool upgrade = cfg.abi_version != TM_ABI_VERSION;
 	const CapacityChange change = capacity_change(cfg, target);
-	const bool rules = change.rules, flows = change.flows || (upgrade && cfg.abi_version < 4);
+	const bool rules = change.rules,
+		   flows = change.flows || (upgrade && cfg.abi_version < MapSet::kPooledFlowsAbi);
 	const uint32_t gen = cfg.maps_gen + 1;
 	if (rules) {
 		const size_t in_use = RuleStore(state.maps()).rules().size();

@@ -1346,9 +1346,8 @@ test_migrate_from_previous_abi() {
 	lab_pair || return 1
 	[ -n "${TM_PREVIOUS_BIN:-}" ] && [ -x "$TM_PREVIOUS_BIN" ] ||
 		{ fail "TM_PREVIOUS_BIN is not set (scripts/build_previous.sh builds it)"; return 1; }
-	prev() { nsenter --net="/run/netns/$NS" "$TM_PREVIOUS_BIN" --pin-path "$PIN" "$@" >/dev/null || fail "previous release: $*"; }
-	prev load --dev a0
-	prev add --ip-address 198.18.0.2 --ip-address 198.18.0.0/24 --ip-address 2001:db8::/64
+	old_release "$TM_PREVIOUS_BIN" 1 load --dev a0
+	old_release "$TM_PREVIOUS_BIN" 1 add --ip-address 198.18.0.2 --ip-address 198.18.0.0/24 --ip-address 2001:db8::/64
 	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
 	tm show
 	expect_contains "this release on ABI 1 state says to load" "$ERR" "run \`traffic_meter load --dev IF\` once"
@@ -1398,6 +1397,26 @@ answered_flow_finish() {
 	wait "$ANSWERED_FLOW_B" || fail "udp peer"
 }
 
+# need_release BIN ABI: the earlier release's binary that scripts/test.sh built.
+need_release() {
+	[ -n "$1" ] && [ -x "$1" ] && return 0
+	fail "TM_ABI${2}_BIN is not set (scripts/build_previous.sh DIR previous_release_abi$2 builds it)"
+	return 1
+}
+
+# old_release BIN ABI ARGS...: that release's traffic_meter in $NS with $PIN.
+old_release() {
+	local bin=$1 abi=$2
+	shift 2
+	nsenter --net="/run/netns/$NS" "$bin" --pin-path "$PIN" "$@" >/dev/null || fail "ABI $abi release: $*"
+}
+
+# old_counters BIN RULE: counters RULE, read by that release.
+old_counters() {
+	nsenter --net="/run/netns/$NS" "$1" --pin-path "$PIN" show --ip-address "$2" --csv |
+		awk -F, 'NR==2 {print $3, $4, $5, $6}'
+}
+
 # The state of the ABI 2 release (flows in LRU hashes) and of the ABI 3
 # release (flow entries inside the buckets) is upgraded by the first load
 # of this one: rules and counters kept, and a flow's direction too. A UDP
@@ -1407,15 +1426,12 @@ answered_flow_finish() {
 upgrade_keeps_flow() {
 	local old_bin=$1 abi=$2
 	lab_pair || return 1
-	[ -n "$old_bin" ] && [ -x "$old_bin" ] ||
-		{ fail "TM_ABI${abi}_BIN is not set (scripts/build_previous.sh DIR previous_release_abi$abi builds it)"; return 1; }
-	prev() { nsenter --net="/run/netns/$NS" "$old_bin" --pin-path "$PIN" "$@" >/dev/null || fail "ABI $abi release: $*"; }
-	prev load --dev a0
-	prev add --ip-address 198.18.0.2 --ip-address 2001:db8::/64
+	need_release "$old_bin" "$abi" || return 1
+	old_release "$old_bin" "$abi" load --dev a0
+	old_release "$old_bin" "$abi" add --ip-address 198.18.0.2 --ip-address 2001:db8::/64
 	ping_n "$A" 198.18.0.2 4 100 || fail "ping"
 	answered_flow_start || return 1
-	expect_eq "counters before the upgrade" "$(nsenter --net="/run/netns/$NS" "$old_bin" --pin-path "$PIN" \
-		show --ip-address 198.18.0.2/32 --csv | awk -F, 'NR==2 {print $3, $4, $5, $6}')" "612 5 712 5"
+	expect_eq "counters before the upgrade" "$(old_counters "$old_bin" 198.18.0.2/32)" "612 5 712 5"
 	tm show
 	expect_contains "this release on ABI $abi state says to load" "$ERR" "(ABI $abi); run \`traffic_meter load --dev IF\` once"
 	tm_ok load --dev a0
@@ -1450,21 +1466,19 @@ test_upgrade_from_abi4() { upgrade_keeps_flow "${TM_ABI4_BIN:-}" 4; }
 # once, at a1's ingress, after the upgrade as before it. Without the roles,
 # a0's egress would count each request a second time.
 test_upgrade_from_abi4_keeps_roles() {
+	local old_bin=${TM_ABI4_BIN:-}
 	lab_pair || return 1
-	[ -n "${TM_ABI4_BIN:-}" ] && [ -x "$TM_ABI4_BIN" ] ||
-		{ fail "TM_ABI4_BIN is not set (scripts/build_previous.sh DIR previous_release_abi4 builds it)"; return 1; }
+	need_release "$old_bin" 4 || return 1
 	new_ns C c || return 1
 	veth "$A" a1 198.18.1.1/24 "$C" c1 198.18.1.2/24 || return 1
 	nsenter --net="/run/netns/$A" sysctl -qw net.ipv4.ip_forward=1
 	ip -n "$B" route add 198.18.1.0/24 via 198.18.0.1
 	ip -n "$C" route add 198.18.0.0/24 via 198.18.1.1
-	prev() { nsenter --net="/run/netns/$NS" "$TM_ABI4_BIN" --pin-path "$PIN" "$@" >/dev/null || fail "ABI 4 release: $*"; }
-	prev load --dev a0
-	prev load --dev a1
-	prev add --ip-address 198.18.1.2
+	old_release "$old_bin" 4 load --dev a0
+	old_release "$old_bin" 4 load --dev a1
+	old_release "$old_bin" 4 add --ip-address 198.18.1.2
 	ping_n "$C" 198.18.0.2 2 100 || fail "ping through A"
-	expect_eq "ABI 4: each forwarded packet once" "$(nsenter --net="/run/netns/$NS" "$TM_ABI4_BIN" \
-		--pin-path "$PIN" show --ip-address 198.18.1.2/32 --csv | awk -F, 'NR==2 {print $3, $4, $5, $6}')" "256 2 256 2"
+	expect_eq "ABI 4: each forwarded packet once" "$(old_counters "$old_bin" 198.18.1.2/32)" "256 2 256 2"
 	tm_ok load --dev a0
 	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI 4"
 	ping_n "$C" 198.18.0.2 3 100 || fail "ping through A"
