@@ -25,27 +25,50 @@ static __always_inline int tm_endpoint_less(const __u8 *a, __u16 aport, const __
 	return aport < bport;
 }
 
-/* Normalized key of a tuple; returns the endpoint (0 or 1) of its sender. */
+/* The key's words: it is 8-byte aligned, and the copies compile to loads. */
+static __always_inline void tm_key_words(const struct tm_flow_key *k, __u64 w[5])
+{
+	__builtin_memcpy(w, k, sizeof(*k));
+}
+
+/* The last word of struct tm_flow_key (ports, protocol, family, pad) as it
+ * lies in memory, built in a register: a struct's fields, even copied as
+ * one, are stored one by one. */
+static __always_inline __u64 tm_key_tail(__be16 port0, __be16 port1, __u8 proto, __u8 family)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u64)port0 | (__u64)port1 << 16 | (__u64)proto << 32 | (__u64)family << 40;
+#else
+	return (__u64)port0 << 48 | (__u64)port1 << 32 | (__u64)proto << 24 | (__u64)family << 16;
+#endif
+}
+
+/*
+ * Normalized key of a tuple, in k and as its words in w; returns the
+ * endpoint (0 or 1) of its sender. Every word of k is written by one 8-byte
+ * store and w is read back from k only after all of them: the words are
+ * then forwarded from the store buffer, where a load spanning the ports',
+ * protocol's and family's separate stores waited for them to reach the
+ * cache (docs/BENCHMARKS.md, "Stop 23").
+ */
 static __always_inline __u8 tm_flow_key_of(const struct tm_tuple *t, __u8 family,
-					   struct tm_flow_key *k)
+					   struct tm_flow_key *k, __u64 w[5])
 {
 	__u8 sender = tm_endpoint_less(t->daddr, t->dport, t->saddr, t->sport);
+	__u64 tail;
 
 	/* Constant indexes only: the verifier rejects variable stack offsets. */
 	if (sender) {
 		__builtin_memcpy(k->addr[0], t->daddr, 16);
 		__builtin_memcpy(k->addr[1], t->saddr, 16);
-		k->port[0] = t->dport;
-		k->port[1] = t->sport;
+		tail = tm_key_tail(t->dport, t->sport, t->proto, family);
 	} else {
 		__builtin_memcpy(k->addr[0], t->saddr, 16);
 		__builtin_memcpy(k->addr[1], t->daddr, 16);
-		k->port[0] = t->sport;
-		k->port[1] = t->dport;
+		tail = tm_key_tail(t->sport, t->dport, t->proto, family);
 	}
-	k->proto = t->proto;
-	k->family = family;
-	k->pad = 0;
+	__builtin_memcpy(k->port, &tail, sizeof(tail));
+	tm_key_words(k, w);
 	return sender;
 }
 
@@ -76,12 +99,6 @@ static __always_inline void tm_new_flow(struct tm_scratch *s, struct tm_flow_val
 }
 
 /* The flow table (struct tm_flow_bucket in the shared header). */
-
-/* The key's words: it is 8-byte aligned, and the copies compile to loads. */
-static __always_inline void tm_key_words(const struct tm_flow_key *k, __u64 w[5])
-{
-	__builtin_memcpy(w, k, sizeof(*k));
-}
 
 static __always_inline int tm_same_key(const struct tm_flow_key *a, const __u64 w[5])
 {
@@ -439,14 +456,12 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 		stats->flow_insert_failed++;
 }
 
-/* The bucket and tag of key k, whose words it leaves in w. */
-static __always_inline struct tm_flow_bucket *tm_bucket_of(const struct tm_flow_key *k, __u64 w[5],
-							   __u32 *tag)
+/* The bucket and tag of the key whose words are w. */
+static __always_inline struct tm_flow_bucket *tm_bucket_of(const __u64 w[5], __u32 *tag)
 {
 	__u64 h;
 	__u32 idx;
 
-	tm_key_words(k, w);
 	h = tm_flow_hash(w);
 	idx = tm_flow_bucket_index(h, tm_flow_buckets);
 	*tag = tm_flow_tag(h);
@@ -454,13 +469,14 @@ static __always_inline struct tm_flow_bucket *tm_bucket_of(const struct tm_flow_
 }
 
 /*
- * The flow of the packet whose key is s->fkey, created or moved as needed,
+ * The flow of the packet whose key is s->fkey (words w), created or moved as needed,
  * with its rules resolved at rules_gen, as a copy in s->fval. A flow is born
  * in a one-way way and moves to a two-way way with the first packet its
  * originator did not send.
  */
-static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __u8 sender, int syn,
-							__u32 rules_gen, struct tm_stats *stats)
+static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, const __u64 w[5],
+							__u8 sender, int syn, __u32 rules_gen,
+							struct tm_stats *stats)
 {
 	const struct tm_flow_key *k = &s->fkey;
 	struct tm_flow_value *v = &s->fval;
@@ -468,10 +484,9 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, __
 	enum tm_store what = TM_STORE_UPDATE;
 	struct tm_ways ws;
 	int slot, changed = 0;
-	__u64 w[5];
 	__u32 tag;
 
-	b = tm_bucket_of(k, w, &tag);
+	b = tm_bucket_of(w, &tag);
 	/* Tested once, before the read: when the NULL bucket joined the
 	 * "not found" path and was tested again there, the 5.10 and 6.1
 	 * verifiers took the bucket for a scalar at bpf_spin_lock. */
@@ -513,9 +528,10 @@ static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
 {
 	const struct tm_packet *p = &s->p;
 	struct tm_flow_value *fv;
-	__u8 sender = tm_flow_key_of(&p->t, p->family, &s->fkey);
+	__u64 w[5];
+	__u8 sender = tm_flow_key_of(&p->t, p->family, &s->fkey, w);
 
-	fv = tm_flow_of(s, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, stats);
+	fv = tm_flow_of(s, w, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, stats);
 	if (sender)
 		return tm_add_pair(s, &fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
 				   p->bytes);
@@ -529,14 +545,14 @@ static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
 static __always_inline int tm_count_icmp_error(struct tm_scratch *s)
 {
 	const struct tm_packet *p = &s->p;
-	__u8 quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey);
 	struct tm_flow_bucket *b;
 	struct tm_ways ws;
-	__u8 originator;
+	__u8 quoted_sender, originator;
 	__u64 w[5];
 	__u32 tag;
 
-	b = tm_bucket_of(&s->fkey, w, &tag);
+	quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey, w);
+	b = tm_bucket_of(w, &tag);
 	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
 	originator = b && tm_read_flow(b, tag, w, &s->fval, &ws) >= 0 ? s->fval.originator
 								       : quoted_sender;

@@ -151,10 +151,32 @@ struct tm_l4_head {
 #define TM_ADDR(p) ((__u8 *)__builtin_assume_aligned((p), 4))
 #define TM_CADDR(p) ((const __u8 *)__builtin_assume_aligned((p), 4))
 
+/*
+ * The tuple's addresses are written in the 8-byte words the flow key reads
+ * them back in: a load that spans two smaller stores still in the store
+ * buffer cannot be forwarded from them and waits for both to reach the
+ * cache (docs/BENCHMARKS.md, "Stop 23"). dst is a tuple's address, 8-byte
+ * aligned.
+ */
 static __always_inline void tm_copy_v4(__u8 *dst, __be32 addr)
 {
-	__builtin_memset(TM_ADDR(dst), 0, 16);
-	__builtin_memcpy(TM_ADDR(dst), &addr, 4);
+	/* addr and 4 zero bytes, in memory order (a local array would be
+	 * stored in 4-byte pieces again) */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u64 words[2] = {(__u64)addr, 0};
+#else
+	__u64 words[2] = {(__u64)addr << 32, 0};
+#endif
+
+	__builtin_memcpy(__builtin_assume_aligned(dst, 8), words, 16);
+}
+
+/* An IPv6 address from the packet, in 8-byte words (see tm_copy_v4): the
+ * verifier allows unaligned packet loads where the CPU has them cheap. */
+static __always_inline void tm_copy_v6(__u8 *dst, const __u8 *pkt_addr)
+{
+	__builtin_memcpy(__builtin_assume_aligned(dst, 8), __builtin_assume_aligned(pkt_addr, 8),
+			 16);
 }
 
 static __always_inline int tm_is_ipv6_ext(__u8 nexthdr)
@@ -347,8 +369,8 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 		l3_len = sizeof(*ip6);
 		l4 = data + l2 + sizeof(*ip6);
 		p->family = TM_FAMILY_IPV6;
-		__builtin_memcpy(p->t.saddr, TM_CADDR(ip6->saddr), 16);
-		__builtin_memcpy(p->t.daddr, TM_CADDR(ip6->daddr), 16);
+		tm_copy_v6(p->t.saddr, ip6->saddr);
+		tm_copy_v6(p->t.daddr, ip6->daddr);
 		ip_word = bpf_ntohl(ip6->ver_tc_flow) & 0xfffff;
 	} else {
 		return 0;
