@@ -5,7 +5,7 @@
 //
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
 //        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]
-//        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip]
+//        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip] [--vlan]
 // --base-object: the 2-rule twin runs that build instead, so that "vs 2 rules" is an A/B of
 // two builds in the same trials (an established flow never walks the tries).
 // --new-flows N: instead, the first packet of N new flows, one run each (repeat mode cannot
@@ -13,6 +13,8 @@
 // ways for new flows are all taken, where each new flow evicts another (churn).
 // --egress-skip: instead, the egress program on a packet that came in through an attached
 // interface (a router's forwarded packet, counted at its ingress): the skip alone.
+// --vlan: the established flow's frames carry an 802.1Q tag in the packet, which the fast
+// parse leaves to the general one (bpf_skb_load_bytes): that parser's cost.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -89,6 +91,14 @@ std::vector<uint8_t> tcp_frame(uint8_t family, const uint8_t *saddr, const uint8
 			   0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff};
 	f.insert(f.end(), tcp, tcp + 20);
 	f.insert(f.end(), payload, 0xab);
+	return f;
+}
+
+// The frame with an 802.1Q tag (VLAN 10) after its MAC addresses.
+std::vector<uint8_t> with_vlan(std::vector<uint8_t> f)
+{
+	const uint8_t tag[4] = {0x81, 0x00, 0x00, 0x0a};
+	f.insert(f.begin() + 12, tag, tag + 4);
 	return f;
 }
 
@@ -505,6 +515,7 @@ int run(int argc, char **argv)
 	bool one_way = false;
 	uint32_t new_flows = 0;
 	bool egress_skip = false;
+	bool vlan = false;
 	int only_family = 0;
 	uint32_t max_rules_case = kMaxRules;
 	for (int i = 2; i < argc; ++i) {
@@ -531,6 +542,8 @@ int run(int argc, char **argv)
 			egress_skip = true;
 		else if (a == "--quick")
 			quick = true;
+		else if (a == "--vlan")
+			vlan = true;
 		else
 			throw std::runtime_error("unknown argument " + a);
 	}
@@ -557,6 +570,8 @@ int run(int argc, char **argv)
 		}
 		runner.frame = tcp_frame(family, s, d);
 		runner.reply = tcp_frame(family, d, s, 443, 50000);
+		if (vlan)
+			runner.frame = with_vlan(runner.frame), runner.reply = with_vlan(runner.reply);
 		// The benchmark flow's key as the data plane normalizes it (s < d here).
 		tm_flow_key bench_key{};
 		std::memcpy(bench_key.addr[0], s, 16);
