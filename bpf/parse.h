@@ -29,6 +29,7 @@
 
 #define TM_ETH_P_8021Q 0x8100
 #define TM_ETH_P_8021AD 0x88A8
+#define TM_FAST_VLAN_HLEN (ETH_HLEN + 4) /* the fast parse's tagged frames */
 #define TM_ETH_P_PPP_SES 0x8864
 #define TM_PPP_IPV4 0x0021
 #define TM_PPP_IPV6 0x0057
@@ -312,9 +313,12 @@ static __always_inline int tm_is_aggregate(struct __sk_buff *skb, const int has_
 /* ------------------------------------------------------------ fast path */
 
 /*
- * l2 is a constant (0 or 14) at every call site, so every packet pointer
- * below is data plus a constant. Returns 1 when the packet is parsed, 0 to
- * leave it to the slow path.
+ * l2 is a constant at every call site, so every packet pointer below is
+ * data plus a constant: 0 (no link-layer header), ETH_HLEN, or
+ * TM_FAST_VLAN_HLEN (Ethernet and one 802.1Q or 802.1ad tag: a trunk port,
+ * a guest's tagged frames on a tap; more tags and PPPoE take the slow
+ * path). Returns 1 when the packet is parsed, 0 to leave it to the slow
+ * path.
  */
 static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 					 const int has_gso_size, struct tm_packet *p)
@@ -331,7 +335,12 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	 * matters): one bound per family, which the compiler cannot split. */
 	if (data + l2 + sizeof(struct tm_ipv4_hdr) + 14 > data_end)
 		return 0;
-	if (l2) {
+	if (l2 == TM_FAST_VLAN_HLEN) {
+		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
+		if (ethertype != TM_ETH_P_8021Q && ethertype != TM_ETH_P_8021AD)
+			return 0;
+		ethertype = bpf_ntohs(*(__be16 *)(data + 16));
+	} else if (l2) {
 		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
 	} else {
 		first = *(__u8 *)data >> 4;

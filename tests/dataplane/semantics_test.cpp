@@ -169,6 +169,10 @@ std::vector<Case> cases()
 	c.push_back({"vlan_8021q", "one 802.1Q tag", {kLan},
 		     {in(l2().vlan(0x8100).ipv4(A, B).udp(1000, 53).payload(100).build())},
 		     {{kLan, up(1, 128)}}});
+	c.push_back({"vlan_8021ad_ipv6_tcp", "one 802.1ad tag, IPv6/TCP (the fast parse's tagged frames)",
+		     {kLan6},
+		     {in(l2().vlan(0x88a8, 30).ipv6(A6, B6).tcp(1000, 80, kSyn).payload(100).build())},
+		     {{kLan6, up(1, 40 + 20 + 100)}}});
 	c.push_back({"qinq_ipv4", "802.1ad outer + 802.1Q inner tag", {kLan},
 		     {in(l2().vlan(0x88a8, 10).vlan(0x8100, 20).ipv4(A, B).udp(1000, 53).payload(100).build())},
 		     {{kLan, up(1, 128)}}});
