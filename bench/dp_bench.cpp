@@ -5,7 +5,7 @@
 //
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
 //        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]
-//        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip] [--vlan]
+//        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip] [--vlan | --qinq]
 // --base-object: the 2-rule twin runs that build instead, so that "vs 2 rules" is an A/B of
 // two builds in the same trials (an established flow never walks the tries).
 // --new-flows N: instead, the first packet of N new flows, one run each (repeat mode cannot
@@ -13,8 +13,9 @@
 // ways for new flows are all taken, where each new flow evicts another (churn).
 // --egress-skip: instead, the egress program on a packet that came in through an attached
 // interface (a router's forwarded packet, counted at its ingress): the skip alone.
-// --vlan: the established flow's frames carry an 802.1Q tag in the packet, which the fast
-// parse leaves to the general one (bpf_skb_load_bytes): that parser's cost.
+// --vlan: the established flow's frames carry an 802.1Q tag in the packet (the fast parse
+// takes one tag); --qinq: an 802.1ad and an 802.1Q tag, which the fast parse leaves to the
+// general parser (bpf_skb_load_bytes): that parser's cost.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -94,10 +95,11 @@ std::vector<uint8_t> tcp_frame(uint8_t family, const uint8_t *saddr, const uint8
 	return f;
 }
 
-// The frame with an 802.1Q tag (VLAN 10) after its MAC addresses.
-std::vector<uint8_t> with_vlan(std::vector<uint8_t> f)
+// The frame with a VLAN tag (VLAN 10, TPID tpid) after its MAC addresses, before any
+// tag it has.
+std::vector<uint8_t> with_vlan(std::vector<uint8_t> f, uint16_t tpid)
 {
-	const uint8_t tag[4] = {0x81, 0x00, 0x00, 0x0a};
+	const uint8_t tag[4] = {uint8_t(tpid >> 8), uint8_t(tpid), 0x00, 0x0a};
 	f.insert(f.begin() + 12, tag, tag + 4);
 	return f;
 }
@@ -515,7 +517,7 @@ int run(int argc, char **argv)
 	bool one_way = false;
 	uint32_t new_flows = 0;
 	bool egress_skip = false;
-	bool vlan = false;
+	int tags = 0;
 	int only_family = 0;
 	uint32_t max_rules_case = kMaxRules;
 	for (int i = 2; i < argc; ++i) {
@@ -543,7 +545,9 @@ int run(int argc, char **argv)
 		else if (a == "--quick")
 			quick = true;
 		else if (a == "--vlan")
-			vlan = true;
+			tags = 1;
+		else if (a == "--qinq")
+			tags = 2;
 		else
 			throw std::runtime_error("unknown argument " + a);
 	}
@@ -570,8 +574,11 @@ int run(int argc, char **argv)
 		}
 		runner.frame = tcp_frame(family, s, d);
 		runner.reply = tcp_frame(family, d, s, 443, 50000);
-		if (vlan)
-			runner.frame = with_vlan(runner.frame), runner.reply = with_vlan(runner.reply);
+		for (int t = 0; t < tags; ++t) { // the inner tag first
+			const uint16_t tpid = t == 0 ? 0x8100 : 0x88a8;
+			runner.frame = with_vlan(runner.frame, tpid);
+			runner.reply = with_vlan(runner.reply, tpid);
+		}
 		// The benchmark flow's key as the data plane normalizes it (s < d here).
 		tm_flow_key bench_key{};
 		std::memcpy(bench_key.addr[0], s, 16);
