@@ -469,10 +469,10 @@ static __always_inline struct tm_flow_bucket *tm_bucket_of(const __u64 w[5], __u
 }
 
 /*
- * The flow of the packet whose key is s->fkey (words w), created or moved as needed,
- * with its rules resolved at rules_gen, as a copy in s->fval. A flow is born
- * in a one-way way and moves to a two-way way with the first packet its
- * originator did not send.
+ * The flow of the packet whose key is s->fkey (its words: w), created or
+ * moved as needed, with its rules resolved at rules_gen, as a copy in
+ * s->fval. A flow is born in a one-way way and moves to a two-way way with
+ * the first packet its originator did not send.
  */
 static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, const __u64 w[5],
 							__u8 sender, int syn, __u32 rules_gen,
