@@ -31,16 +31,12 @@ static __always_inline void tm_key_words(const struct tm_flow_key *k, __u64 w[5]
 	__builtin_memcpy(w, k, sizeof(*k));
 }
 
-/* The last word of struct tm_flow_key (ports, protocol, family, pad) as it
- * lies in memory, built in a register: a struct's fields, even copied as
- * one, are stored one by one. */
+/* The last word of struct tm_flow_key (ports, protocol, family, pad 0) as
+ * it lies in memory (tm_word_part). */
 static __always_inline __u64 tm_key_tail(__be16 port0, __be16 port1, __u8 proto, __u8 family)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (__u64)port0 | (__u64)port1 << 16 | (__u64)proto << 32 | (__u64)family << 40;
-#else
-	return (__u64)port0 << 48 | (__u64)port1 << 32 | (__u64)proto << 24 | (__u64)family << 16;
-#endif
+	return tm_word_part(port0, 0, 2) | tm_word_part(port1, 2, 2) | tm_word_part(proto, 4, 1) |
+	       tm_word_part(family, 5, 1);
 }
 
 /*

@@ -152,6 +152,18 @@ struct tm_l4_head {
 #define TM_ADDR(p) ((__u8 *)__builtin_assume_aligned((p), 4))
 #define TM_CADDR(p) ((const __u8 *)__builtin_assume_aligned((p), 4))
 
+/* v, `size` bytes in memory order, at byte `at` of an 8-byte word, built in
+ * a register: fields stored one by one (a local array or struct copied as
+ * one is still stored field by field) are what such a word avoids. */
+static __always_inline __u64 tm_word_part(__u64 v, const int at, const int size)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return v << (8 * at);
+#else
+	return v << (8 * (8 - at - size));
+#endif
+}
+
 /*
  * The tuple's addresses are written in the 8-byte words the flow key reads
  * them back in: a load that spans two smaller stores still in the store
@@ -161,13 +173,7 @@ struct tm_l4_head {
  */
 static __always_inline void tm_copy_v4(__u8 *dst, __be32 addr)
 {
-	/* addr and 4 zero bytes, in memory order (a local array would be
-	 * stored in 4-byte pieces again) */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	__u64 words[2] = {(__u64)addr, 0};
-#else
-	__u64 words[2] = {(__u64)addr << 32, 0};
-#endif
+	__u64 words[2] = {tm_word_part(addr, 0, 4), 0}; /* addr, then 12 zero bytes */
 
 	__builtin_memcpy(__builtin_assume_aligned(dst, 8), words, 16);
 }
