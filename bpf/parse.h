@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Packet parsing, two ways in:
- * - tm_parse_fast: Ethernet (or no link layer), IPv4 without options or
- *   fragmentation or IPv6 without extension headers, then TCP or UDP, all in
- *   the linear part of the buffer: read in place at constant offsets.
- * - tm_parse_slow: everything else (VLAN tags, PPPoE, IPv4 options and
+ * - tm_parse_fast: Ethernet with up to two VLAN tags or PPPoE (or no link
+ *   layer), IPv4 without options or fragmentation or IPv6 without extension
+ *   headers, then TCP or UDP, all in the linear part of the buffer: read in
+ *   place at constant offsets.
+ * - tm_parse_slow: everything else (a tag before PPPoE, IPv4 options and
  *   fragments, IPv6 extension headers, ICMP and the packet an error quotes,
  *   other protocols, headers in paged data), through bpf_skb_load_bytes,
  *   which reads wherever the kernel keeps the bytes.
@@ -29,7 +30,9 @@
 
 #define TM_ETH_P_8021Q 0x8100
 #define TM_ETH_P_8021AD 0x88A8
-#define TM_FAST_VLAN_HLEN (ETH_HLEN + 4) /* the fast parse's tagged frames */
+#define TM_FAST_VLAN_HLEN (ETH_HLEN + 4) /* the fast parse's frames with one tag */
+/* ... with two tags, or a PPPoE session header and its PPP protocol */
+#define TM_FAST_LONG_HLEN (ETH_HLEN + 8)
 #define TM_ETH_P_PPP_SES 0x8864
 #define TM_PPP_IPV4 0x0021
 #define TM_PPP_IPV6 0x0057
@@ -318,13 +321,31 @@ static __always_inline int tm_is_aggregate(struct __sk_buff *skb, const int has_
 
 /* ------------------------------------------------------------ fast path */
 
+static __always_inline int tm_is_vlan_tag(__u16 tpid)
+{
+	return tpid == TM_ETH_P_8021Q || tpid == TM_ETH_P_8021AD;
+}
+
+/* The ethertype a PPPoE session's PPP protocol stands for; LCP, IPCP and
+ * the rest keep the PPPoE one: not IP, and not malformed. */
+static __always_inline __u16 tm_ppp_ethertype(__u16 ppp_proto)
+{
+	if (ppp_proto == TM_PPP_IPV4)
+		return ETH_P_IP;
+	if (ppp_proto == TM_PPP_IPV6)
+		return ETH_P_IPV6;
+	return TM_ETH_P_PPP_SES;
+}
+
 /*
  * l2 is a constant at every call site, so every packet pointer below is
- * data plus a constant: 0 (no link-layer header), ETH_HLEN, or
+ * data plus a constant: 0 (no link-layer header), ETH_HLEN,
  * TM_FAST_VLAN_HLEN (Ethernet and one 802.1Q or 802.1ad tag: a trunk port,
- * a guest's tagged frames on a tap; more tags and PPPoE take the slow
- * path). Returns 1 when the packet is parsed, 0 to leave it to the slow
- * path.
+ * a guest's tagged frames on a tap) or TM_FAST_LONG_HLEN (two tags: QinQ;
+ * or PPPoE: a router's uplink). A tag before PPPoE, and PPPoE after two
+ * tags, take the slow path, which agrees on every frame the fast parse
+ * takes (tm_parse_l2). Returns 1 when the packet is parsed, 0 to leave it
+ * to the slow path.
  */
 static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 					 const int has_gso_size, struct tm_packet *p)
@@ -341,9 +362,19 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	 * matters): one bound per family, which the compiler cannot split. */
 	if (data + l2 + sizeof(struct tm_ipv4_hdr) + 14 > data_end)
 		return 0;
-	if (l2 == TM_FAST_VLAN_HLEN) {
+	if (l2 == TM_FAST_LONG_HLEN) {
 		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
-		if (ethertype != TM_ETH_P_8021Q && ethertype != TM_ETH_P_8021AD)
+		if (ethertype == TM_ETH_P_PPP_SES) {
+			ethertype = tm_ppp_ethertype(bpf_ntohs(*(__be16 *)(data + 20)));
+		} else {
+			if (!tm_is_vlan_tag(ethertype) ||
+			    !tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))
+				return 0;
+			ethertype = bpf_ntohs(*(__be16 *)(data + 20));
+		}
+	} else if (l2 == TM_FAST_VLAN_HLEN) {
+		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
+		if (!tm_is_vlan_tag(ethertype))
 			return 0;
 		ethertype = bpf_ntohs(*(__be16 *)(data + 16));
 	} else if (l2) {
@@ -415,6 +446,18 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	p->sig = tm_sig_of(ip_word, wire_len, proto, tm_l4_sig_word(proto, l4));
 	tm_size(skb, has_gso_size, p, avail, l3_len + l4_len, wire_len);
 	return 1;
+}
+
+/* The fast parse, one link-layer layout after the other, the commonest
+ * first: each at its own constant offset (see tm_parse_fast). */
+static __always_inline int tm_parse_fast_any(struct __sk_buff *skb, const int l3_device,
+					     const int has_gso_size, struct tm_packet *p)
+{
+	if (l3_device)
+		return tm_parse_fast(skb, 0, has_gso_size, p);
+	return tm_parse_fast(skb, ETH_HLEN, has_gso_size, p) ||
+	       tm_parse_fast(skb, TM_FAST_VLAN_HLEN, has_gso_size, p) ||
+	       tm_parse_fast(skb, TM_FAST_LONG_HLEN, has_gso_size, p);
 }
 
 /* ------------------------------------------------------------ slow path */
@@ -515,7 +558,7 @@ static __always_inline __u16 tm_parse_l2(struct __sk_buff *skb, __u32 *off)
 	proto = bpf_ntohs(tag[0]);
 #pragma unroll
 	for (i = 0; i < 2; i++) {
-		if (proto != TM_ETH_P_8021Q && proto != TM_ETH_P_8021AD)
+		if (!tm_is_vlan_tag(proto))
 			break;
 		if (tm_load(skb, o, tag, 4))
 			return 0;
@@ -526,16 +569,7 @@ static __always_inline __u16 tm_parse_l2(struct __sk_buff *skb, __u32 *off)
 		if (tm_load(skb, o, &pppoe, sizeof(pppoe)))
 			return 0;
 		o += sizeof(pppoe);
-		switch (bpf_ntohs(pppoe.ppp_proto)) {
-		case TM_PPP_IPV4:
-			proto = ETH_P_IP;
-			break;
-		case TM_PPP_IPV6:
-			proto = ETH_P_IPV6;
-			break;
-		default:
-			break; /* LCP, IPCP, ...: not IP, and not malformed */
-		}
+		proto = tm_ppp_ethertype(bpf_ntohs(pppoe.ppp_proto));
 	}
 	*off = o;
 	return proto;

@@ -123,8 +123,7 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	 * compiler forgets what the parse stored and reads it all back. */
 	cfg = bpf_map_lookup_elem(&tm_config, &zero);
 	rules_gen = cfg ? cfg->rules_gen : 0;
-	if (fast && (tm_parse_fast(skb, l3_device ? 0 : ETH_HLEN, has_gso_size, p) ||
-		     (!l3_device && tm_parse_fast(skb, TM_FAST_VLAN_HLEN, has_gso_size, p)))) {
+	if (fast && tm_parse_fast_any(skb, l3_device, has_gso_size, p)) {
 		tm_count_parsed(cpu, s, egress, role, rules_gen);
 		return TC_ACT_UNSPEC;
 	}

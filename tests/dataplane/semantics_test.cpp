@@ -182,6 +182,12 @@ std::vector<Case> cases()
 	c.push_back({"three_tags_not_ip", "a third tag is beyond what is parsed: not IP", {kLan},
 		     {in(l2().vlan(0x88a8).vlan(0x8100).vlan(0x8100).ipv4(A, B).udp(1, 2).build())},
 		     {}, {.not_ip = 1, .malformed = 0, .counted = 0}});
+	// What the fast parse reads at two tags' offset (ethertype at byte 20, IPv4 at 22) is
+	// here an IPv4 packet after one tag and a non-IP ethertype: not IP.
+	c.push_back({"one_tag_not_ip_lookalike", "one tag, then a non-IP protocol whose bytes 2-3 read 0x0800",
+		     {kLan},
+		     {in(l2().vlan(0x8100).raw(Bytes{0x00, 0x00, 0x08, 0x00}).ipv4(A, B).udp(1000, 53).payload(100).build())},
+		     {}, {.not_ip = 1, .malformed = 0, .counted = 0}});
 	c.push_back({"pppoe_ipv4", "PPPoE session, PPP IPv4", {kLan},
 		     {in(l2().pppoe().ipv4(A, B).udp(1000, 53).payload(100).build())},
 		     {{kLan, up(1, 128)}}});
