@@ -567,6 +567,8 @@ int run(int argc, char **argv)
 		else
 			throw std::runtime_error("unknown argument " + a);
 	}
+	if (pppoe && tags)
+		throw std::runtime_error("--pppoe goes with neither --vlan nor --qinq");
 	libbpf_set_print(quiet_libbpf);
 	bpf_object *empty_obj = nullptr;
 	const int empty_fd = load_empty(argv[1], &empty_obj);

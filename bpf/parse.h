@@ -319,8 +319,7 @@ static __always_inline int tm_is_aggregate(struct __sk_buff *skb, const int has_
 	return skb->gso_segs > 1 || (has_gso_size && skb->gso_size);
 }
 
-/* ------------------------------------------------------------ fast path */
-
+/* Link-layer types, for both parsers. */
 static __always_inline int tm_is_vlan_tag(__u16 tpid)
 {
 	return tpid == TM_ETH_P_8021Q || tpid == TM_ETH_P_8021AD;
@@ -336,6 +335,8 @@ static __always_inline __u16 tm_ppp_ethertype(__u16 ppp_proto)
 		return ETH_P_IPV6;
 	return TM_ETH_P_PPP_SES;
 }
+
+/* ------------------------------------------------------------ fast path */
 
 /*
  * l2 is a constant at every call site, so every packet pointer below is
