@@ -365,14 +365,12 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 		return 0;
 	if (l2 == TM_FAST_LONG_HLEN) {
 		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
-		if (ethertype == TM_ETH_P_PPP_SES) {
+		if (ethertype == TM_ETH_P_PPP_SES)
 			ethertype = tm_ppp_ethertype(bpf_ntohs(*(__be16 *)(data + 20)));
-		} else {
-			if (!tm_is_vlan_tag(ethertype) ||
-			    !tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))
-				return 0;
+		else if (tm_is_vlan_tag(ethertype) && tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))
 			ethertype = bpf_ntohs(*(__be16 *)(data + 20));
-		}
+		else
+			return 0;
 	} else if (l2 == TM_FAST_VLAN_HLEN) {
 		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
 		if (!tm_is_vlan_tag(ethertype))
