@@ -86,9 +86,10 @@ static __always_inline void tm_count_parsed(struct tm_percpu *cpu, struct tm_scr
 		tm_track_fragment(s);
 		counted = tm_count_flow(s, rules_gen, stats);
 	}
-	/* Not an if/else: see tm_add(). */
-	stats->counted += counted != 0;
-	stats->no_rule += counted == 0;
+	if (counted)
+		stats->counted++;
+	else
+		stats->no_rule++;
 }
 
 static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device, const int egress,

@@ -22,7 +22,7 @@ static_assert(sizeof(tm_flow_key) == 40);
 static_assert(offsetof(tm_flow_key, port) == 32 && offsetof(tm_flow_key, proto) == 36);
 static_assert(sizeof(tm_flow_value) == 24);
 static_assert(offsetof(tm_flow_value, originator) == 4 && offsetof(tm_flow_value, rule) == 8);
-static_assert(sizeof(tm_flow_entry) == 64);
+static_assert(sizeof(tm_flow_entry) == 64 && offsetof(tm_flow_entry, value) == 40);
 static_assert(sizeof(tm_flow_bucket) == 64); // a bucket head is one cache line
 static_assert(offsetof(tm_flow_bucket, entry) == 32 && offsetof(tm_flow_bucket, recent) == 56);
 static_assert(sizeof(tm_flow_alloc) == 8 && sizeof(tm_flow_reserve) == 8);
