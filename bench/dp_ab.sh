@@ -28,14 +28,18 @@ for f in "$A" "$B"; do [ -f "$f" ] || { echo "dp_ab.sh: no such object: $f" >&2;
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 
-# One dp_bench run; appends "ORDER FAMILY NS PERCENT" per case row.
+# One dp_bench run; appends "ORDER FAMILY NS PERCENT" per case row, the
+# columns found by their names in dp_bench's table header.
 run() {
 	local order=$1 family=$2 object=$3 base=$4
 	shift 4
 	taskset -c 1 "$BUILDDIR/bench/dp_bench" "$BUILDDIR/bpf/empty.bpf.o" --quick --trials 11 \
 		--family "$family" --object "$object" --base-object "$base" "$@" 2>/dev/null |
-		awk -F'|' -v o="$order" -v f="$family" '/^\| IPv/ {
-			gsub(/[ %+]/, "", $5); gsub(/[ %+]/, "", $10); print o, f, $5, $10 }' >>"$rows"
+		awk -F'|' -v o="$order" -v f="$family" '
+			/^\| family/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h);
+				if (h == "ns/packet (min)") ns = i; if (h == "vs 2 rules") pct = i } }
+			/^\| IPv/ && ns && pct { gsub(/[ %+]/, "", $ns); gsub(/[ %+]/, "", $pct);
+				print o, f, $ns, $pct }' >>"$rows"
 }
 
 for _ in $(seq "$ROUNDS"); do

@@ -363,24 +363,24 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	 * matters): one bound per family, which the compiler cannot split. */
 	if (data + l2 + sizeof(struct tm_ipv4_hdr) + 14 > data_end)
 		return 0;
-	if (l2 == TM_FAST_LONG_HLEN) {
-		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
-		if (ethertype == TM_ETH_P_PPP_SES)
-			ethertype = tm_ppp_ethertype(bpf_ntohs(*(__be16 *)(data + 20)));
-		else if (tm_is_vlan_tag(ethertype) && tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))
-			ethertype = bpf_ntohs(*(__be16 *)(data + 20));
-		else
-			return 0;
-	} else if (l2 == TM_FAST_VLAN_HLEN) {
-		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
-		if (!tm_is_vlan_tag(ethertype))
-			return 0;
-		ethertype = bpf_ntohs(*(__be16 *)(data + 16));
-	} else if (l2) {
-		ethertype = bpf_ntohs(*(__be16 *)(data + 12));
-	} else {
+	if (!l2) {
 		first = *(__u8 *)data >> 4;
 		ethertype = first == 4 ? ETH_P_IP : first == 6 ? ETH_P_IPV6 : 0;
+	} else {
+		ethertype = bpf_ntohs(*(__be16 *)(data + 12)); /* Ethernet's */
+		if (l2 == TM_FAST_VLAN_HLEN) {
+			if (!tm_is_vlan_tag(ethertype))
+				return 0;
+			ethertype = bpf_ntohs(*(__be16 *)(data + 16));
+		} else if (l2 == TM_FAST_LONG_HLEN) {
+			if (ethertype == TM_ETH_P_PPP_SES)
+				ethertype = tm_ppp_ethertype(bpf_ntohs(*(__be16 *)(data + 20)));
+			else if (tm_is_vlan_tag(ethertype) &&
+				 tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))
+				ethertype = bpf_ntohs(*(__be16 *)(data + 20));
+			else
+				return 0;
+		}
 	}
 	if (skb->len < l2)
 		return 0;
