@@ -7,7 +7,8 @@
 // Why our own: Debian 12's bpftool and perf are built without libbfd, so
 // neither disassembles a JIT image nor maps it to source lines; the kernel
 // hands both out through BPF_OBJ_GET_INFO_BY_FD (jited_prog_insns,
-// jited_line_info, line_info), and objdump disassembles the raw image.
+// jited_line_info, line_info); `objdump -D -b binary -m i386:x86-64 IMAGE`
+// disassembles the image by hand.
 //
 // usage: jit_lines ADDRESS IMAGE   (ADDRESS in hex, as /proc/kallsyms has it)
 #include <bpf/bpf.h>

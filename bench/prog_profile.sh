@@ -100,7 +100,6 @@ ADDR=$(awk 'match($0, /bpf_prog_[0-9a-f]+_tm_[a-z0-9_]+\+0x[0-9a-f]+/) {
 [[ -n $ADDR ]] || { echo "prog_profile.sh: no samples in a traffic_meter program" >&2; exit 1; }
 ADDR=$(printf '%x' $((0x${ADDR% *} - ${ADDR#* })))
 "$BUILDDIR/bench/jit_lines" "$ADDR" "$WORK/image" >"$WORK/lines"
-objdump -D -b binary -m i386:x86-64 "$WORK/image" >"$WORK/image.s"
 
 python3 - "$WORK" "$TOP" "${VETH_CASE:-dp_bench --spin ${DP_ARGS[*]}}" <<'PY'
 import bisect, collections, glob, os, re, sys
@@ -149,11 +148,11 @@ for off, n in samples.items():
 print(f"{what}: {name}, {ours} of CPU 1's {total} samples ({100 * ours / max(total, 1):.1f}%)\n")
 print("| function (inlined) | share of the program's samples |")
 print("|---|---:|")
-for name, n in by_function.most_common():
-    print(f"| `{name}` | {100 * n / ours:.1f}% |")
+for fn, n in by_function.most_common():
+    print(f"| `{fn}` | {100 * n / ours:.1f}% |")
 print(f"\nhottest source lines:\n")
 print("| line | function | share |")
 print("|---|---|---:|")
-for (file, line, name), n in by_line.most_common(top):
-    print(f"| {file}:{line} | `{name}` | {100 * n / ours:.1f}% |")
+for (file, line, fn), n in by_line.most_common(top):
+    print(f"| {file}:{line} | `{fn}` | {100 * n / ours:.1f}% |")
 PY
