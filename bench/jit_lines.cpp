@@ -13,7 +13,6 @@
 // usage: jit_lines ADDRESS IMAGE   (ADDRESS in hex, as /proc/kallsyms has it)
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -24,19 +23,18 @@
 #include <string>
 #include <vector>
 
+#include "util/fd.h"
+
 namespace {
 
-struct FdCloser {
-	int fd;
-	~FdCloser()
-	{
-		if (fd >= 0)
-			close(fd);
-	}
-};
+using tmeter::Fd;
 
 struct BtfFree {
 	void operator()(btf *b) const { btf__free(b); }
+};
+
+struct FileClose {
+	void operator()(FILE *f) const { std::fclose(f); }
 };
 
 // The main function's address of a program (its first JIT symbol), 0 if
@@ -56,19 +54,16 @@ uint64_t main_address(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : ksyms[0];
 }
 
-// The program whose main function starts at address, -1 if none does.
-int program_at(uint64_t address)
+// The program whose main function starts at address; none if no program does.
+Fd program_at(uint64_t address)
 {
 	uint32_t id = 0;
 	while (!bpf_prog_get_next_id(id, &id)) {
-		int fd = bpf_prog_get_fd_by_id(id);
-		if (fd < 0)
-			continue; // unloaded meanwhile
-		if (main_address(fd) == address)
-			return fd;
-		close(fd);
+		Fd fd(bpf_prog_get_fd_by_id(id));
+		if (fd && main_address(fd.get()) == address)
+			return fd; // (an id that fails was unloaded meanwhile)
 	}
-	return -1;
+	return Fd();
 }
 
 int run(int argc, char **argv)
@@ -77,15 +72,15 @@ int run(int argc, char **argv)
 		std::fprintf(stderr, "usage: jit_lines ADDRESS IMAGE\n");
 		return 2;
 	}
-	FdCloser prog{program_at(std::strtoull(argv[1], nullptr, 16))};
-	if (prog.fd < 0) {
+	const Fd prog = program_at(std::strtoull(argv[1], nullptr, 16));
+	if (!prog) {
 		std::fprintf(stderr, "jit_lines: no loaded program starts at %s\n", argv[1]);
 		return 1;
 	}
 	// First the counts, then the arrays sized by them.
 	bpf_prog_info info{};
 	uint32_t len = sizeof(info);
-	if (bpf_obj_get_info_by_fd(prog.fd, &info, &len)) {
+	if (bpf_obj_get_info_by_fd(prog.get(), &info, &len)) {
 		std::fprintf(stderr, "jit_lines: program info: %s\n", std::strerror(errno));
 		return 1;
 	}
@@ -114,7 +109,7 @@ int run(int argc, char **argv)
 	info.nr_jited_ksyms = n_ksyms;
 	info.jited_ksyms = uint64_t(uintptr_t(ksyms.data()));
 	len = sizeof(info);
-	if (bpf_obj_get_info_by_fd(prog.fd, &info, &len)) {
+	if (bpf_obj_get_info_by_fd(prog.get(), &info, &len)) {
 		std::fprintf(stderr, "jit_lines: program info: %s\n", std::strerror(errno));
 		return 1;
 	}
@@ -123,8 +118,9 @@ int run(int argc, char **argv)
 		std::fprintf(stderr, "jit_lines: BTF %u: %s\n", btf_id, std::strerror(errno));
 		return 1;
 	}
-	FILE *out = std::fopen(argv[2], "wb");
-	if (!out || std::fwrite(image.data(), 1, image.size(), out) != image.size() || std::fclose(out)) {
+	std::unique_ptr<FILE, FileClose> out(std::fopen(argv[2], "wb"));
+	if (!out || std::fwrite(image.data(), 1, image.size(), out.get()) != image.size() ||
+	    std::fflush(out.get())) {
 		std::fprintf(stderr, "jit_lines: %s: %s\n", argv[2], std::strerror(errno));
 		return 1;
 	}

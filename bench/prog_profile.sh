@@ -63,11 +63,12 @@ if [[ -n $VETH_CASE ]]; then
 	setsid bench/veth_bench.sh "$BUILDDIR" --rounds 1 --seconds "$LONG" --flows 1 --cases "$VETH_CASE" \
 		>"$WORK/load.out" 2>"$WORK/load.err" &
 	LOAD_PID=$!
-	# frame_flood runs twice: a warm-up, then the trial.
+	# frame_flood runs twice: a warm-up, then the trial. Only this load's
+	# (its session, which setsid made LOAD_PID's): not another bench's.
 	wait_flood() { # up|down
 		local tries=1200
 		while ((tries-- > 0)); do
-			if pgrep -x frame_flood >/dev/null; then [[ $1 == up ]] && return; else [[ $1 == down ]] && return; fi
+			if pgrep -s "$LOAD_PID" -x frame_flood >/dev/null; then [[ $1 == up ]] && return; else [[ $1 == down ]] && return; fi
 			kill -0 "$LOAD_PID" 2>/dev/null || { cat "$WORK/load.err" >&2; exit 1; }
 			sleep 0.1
 		done

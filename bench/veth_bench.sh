@@ -4,8 +4,8 @@
 # for
 #   none             no hook
 #   empty            the empty TC program (cls_bpf on clsact, ingress + egress)
-#   empty-tcx        the empty program attached with TCX (bpf_link_create,
-#                    BPF_TCX_INGRESS/EGRESS) instead: what TCX saves over
+#   empty-tcx        the empty program attached with TCX (bench/tcx_attach,
+#                    traffic_meter's own hook code) instead: what TCX saves over
 #                    cls_bpf, the budget of the 1-flow TCX target. Any plain
 #                    program case X below runs that way as X-tcx.
 #   minimal          a minimal flow-table program (bench/minimal_flow.bpf.c):
@@ -120,10 +120,11 @@ fi
 declare -A PROG_O=([empty]=bpf/empty.bpf.o)
 for p in minimal inline pooled split head64; do PROG_O[$p]=bench/${p}_flow.bpf.o; done
 PROG_O[straight]=bench/straight_code.bpf.o
-ninja -C "$BUILDDIR" traffic_meter bench/frame_flood "${PROG_O[@]}" >/dev/null
+ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/tcx_attach "${PROG_O[@]}" >/dev/null
 for p in "${!PROG_O[@]}"; do PROG_O[$p]=$(realpath "$BUILDDIR/${PROG_O[$p]}"); done
 BIN=$(realpath "$BUILDDIR/traffic_meter")
 FLOOD=$(realpath "$BUILDDIR/bench/frame_flood")
+TCX_ATTACH=$(realpath "$BUILDDIR/bench/tcx_attach")
 is_prog_case() { [[ -n ${PROG_O[${1%-tcx}]:-} ]]; }
 is_tcx_prog_case() { [[ $1 == *-tcx ]] && is_prog_case "$1"; }
 
@@ -248,39 +249,12 @@ pin_of() { # tm-R-MODE or other-R-MODE -> its pin path
 	r=${r%-*}
 	if [[ $1 == other-* ]]; then echo "$PIN-other-$r"; else echo "$PIN-$r"; fi
 }
-# A plain program case with TCX: the program pinned in a directory of its
-# own, one link per hook pinned beside it (removing the directory detaches).
-# Debian 12's bpftool and libbpf have no TCX attach, hence the raw calls.
-tcx_attach_pinned() { # PROG_PIN LINK_PIN DEV ingress|egress
-	hk python3 - "$@" <<'PY'
-import ctypes, socket, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-BPF_OBJ_PIN, BPF_OBJ_GET, BPF_LINK_CREATE = 6, 7, 28
-BPF_TCX_INGRESS, BPF_TCX_EGRESS = 46, 47
-def bpf(cmd, attr):
-    buf = ctypes.create_string_buffer(attr, 128)
-    fd = libc.syscall(321, cmd, buf, 128)  # bpf(2) on x86-64
-    if fd < 0:
-        raise SystemExit(f"bpf command {cmd}: errno {ctypes.get_errno()}")
-    return fd
-prog_pin, link_pin, dev, direction = sys.argv[1:5]
-path = ctypes.create_string_buffer(prog_pin.encode())
-prog_fd = bpf(BPF_OBJ_GET, struct.pack("QII", ctypes.addressof(path), 0, 0))
-hook = BPF_TCX_INGRESS if direction == "ingress" else BPF_TCX_EGRESS
-link_fd = bpf(BPF_LINK_CREATE, struct.pack("IIII", prog_fd, socket.if_nametoindex(dev), hook, 0))
-path = ctypes.create_string_buffer(link_pin.encode())
-bpf(BPF_OBJ_PIN, struct.pack("QII", ctypes.addressof(path), link_fd, 0))
-PY
-}
 setup_case() { # CASE
 	local d
 	if is_tcx_prog_case "$1"; then
-		mkdir "$PIN-$1"
-		bpftool prog load "${PROG_O[${1%-tcx}]}" "$PIN-$1/prog" type classifier
-		for d in "${HOOK_DEVS[@]}"; do
-			tcx_attach_pinned "$PIN-$1/prog" "$PIN-$1/in-$d" "$d" ingress
-			tcx_attach_pinned "$PIN-$1/prog" "$PIN-$1/out-$d" "$d" egress
-		done
+		# TCX links pinned in a directory of the case's own (removing it
+		# detaches), made by traffic_meter's own hook code.
+		for d in "${HOOK_DEVS[@]}"; do hk "$TCX_ATTACH" "${PROG_O[${1%-tcx}]}" "$d" "$PIN-$1"; done
 		return
 	fi
 	if is_prog_case "$1"; then
@@ -345,10 +319,13 @@ tm_up_packets() { # PIN
 }
 
 # The ingress program of a case: traffic_meter's from its status, the
-# others' from their tc filter.
+# others' from their TCX link or tc filter.
+ifindex_of() { ip -n "$HOOK_NS" -j link show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])'; }
 ingress_prog_id() { # CASE
 	if is_tcx_prog_case "$1"; then
-		bpftool prog show pinned "$PIN-$1/prog" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+		# tcx_attach pins the links as traffic_meter does: if<ifindex>_<hook>.
+		bpftool link show pinned "$PIN-$1/if$(ifindex_of "${HOOK_DEVS[0]}")_ingress" -j |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])'
 	elif is_prog_case "$1"; then
 		hk tc -j filter show dev "${HOOK_DEVS[0]}" ingress |
 			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
