@@ -9,12 +9,18 @@
 #               loop, everything in L1 (the program alone)
 #   --veth C    one long trial of bench/veth_bench.sh's case C, 1 flow:
 #               the real receive path, with the rest of the stack between
-#               two packets (docs/BENCHMARKS.md, "Stop 26")
-# Prints the program's share of CPU 1's samples, a table by function and
-# the hottest source lines. Multiply the shares by a benchmark's ns per
-# packet for ns (dp_bench's figure, or veth_bench's CPU ns per packet).
+#               two packets (docs/BENCHMARKS.md, "Stop 26"); --flows N
+#               for N flows (64000 with tm-churn-tcx: every packet a new
+#               flow under churn)
+# Prints the program's share of CPU 1's samples, a table by function, the
+# hottest source lines, and CPU 1's functions with most samples, where the
+# program's helper calls show. cpu-clock samples are timer interrupts: one
+# due while interrupts are off is taken when they come back on, so a
+# helper that restores them (bpf_spin_unlock) carries the samples of the
+# whole section they were off for. Multiply the shares by a benchmark's ns
+# per packet for ns (dp_bench's figure, or veth_bench's CPU ns per packet).
 #
-# usage: bench/prog_profile.sh [BUILDDIR] [--veth CASE] [--seconds S] [--top N] [-- dp_bench options...]
+# usage: bench/prog_profile.sh [BUILDDIR] [--veth CASE [--flows N]] [--seconds S] [--top N] [-- dp_bench options...]
 #   defaults: builddir-bench, 4 s recorded, 15 lines; dp_bench --quick --family 4
 # Needs root and perf (symbols from the live /proc/kallsyms: a program loaded
 # where an earlier one was would otherwise take its name from perf's cache);
@@ -23,10 +29,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILDDIR=builddir-bench VETH_CASE='' SECONDS_REC=4 TOP=15
+BUILDDIR=builddir-bench VETH_CASE='' FLOWS=1 SECONDS_REC=4 TOP=15
 while (($#)); do
 	case $1 in
 	--veth) VETH_CASE=$2 && shift 2 ;;
+	--flows) FLOWS=$2 && shift 2 ;;
 	--seconds) SECONDS_REC=$2 && shift 2 ;;
 	--top) TOP=$2 && shift 2 ;;
 	--) shift && break ;;
@@ -40,6 +47,8 @@ DP_ARGS=("$@")
 command -v perf >/dev/null || { echo "prog_profile.sh: needs perf (apt-get install linux-perf)" >&2; exit 1; }
 [[ -z $VETH_CASE || $VETH_CASE == tm-* || $VETH_CASE == other-* ]] ||
 	{ echo "prog_profile.sh: --veth $VETH_CASE: not a traffic_meter case (tm-R-MODE)" >&2; exit 2; }
+[[ $FLOWS == 1 || -n $VETH_CASE ]] || { echo "prog_profile.sh: --flows goes with --veth" >&2; exit 2; }
+[[ $FLOWS =~ ^[1-9][0-9]*$ ]] || { echo "prog_profile.sh: --flows must be a whole number" >&2; exit 2; }
 [[ $SECONDS_REC =~ ^[1-9][0-9]*$ ]] || { echo "prog_profile.sh: --seconds must be a whole number" >&2; exit 2; }
 [ -f "$BUILDDIR/build.ninja" ] || meson setup "$BUILDDIR" >/dev/null
 ninja -C "$BUILDDIR" bench/dp_bench bench/jit_lines bpf/empty.bpf.o >/dev/null
@@ -60,7 +69,7 @@ trap 'exit 130' INT TERM
 # image has been read.
 LONG=$((SECONDS_REC + 60))
 if [[ -n $VETH_CASE ]]; then
-	setsid bench/veth_bench.sh "$BUILDDIR" --rounds 1 --seconds "$LONG" --flows 1 --cases "$VETH_CASE" \
+	setsid bench/veth_bench.sh "$BUILDDIR" --rounds 1 --seconds "$LONG" --flows "$FLOWS" --cases "$VETH_CASE" \
 		>"$WORK/load.out" 2>"$WORK/load.err" &
 	LOAD_PID=$!
 	# frame_flood runs twice: a warm-up, then the trial. Only this load's
@@ -105,10 +114,12 @@ ADDR=$(printf '%x' $((0x${ADDR% *} - ${ADDR#* })))
 python3 - "$WORK" "$TOP" "${VETH_CASE:-dp_bench --spin ${DP_ARGS[*]}}" <<'PY'
 import bisect, collections, glob, os, re, sys
 work, top, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-samples, names = collections.Counter(), collections.Counter()
+samples, names, symbols = collections.Counter(), collections.Counter(), collections.Counter()
 total = 0
 for line in open(f"{work}/samples"):
     total += 1
+    fields = line.split()
+    symbols[re.sub(r"\+0x[0-9a-f]+$", "", fields[1]) if len(fields) > 1 else "[unknown]"] += 1
     m = re.search(r"(bpf_prog_[0-9a-f]+_tm_\w+)\+0x([0-9a-f]+)", line)
     if m:
         names[m.group(1)] += 1
@@ -156,4 +167,9 @@ print("| line | function | share |")
 print("|---|---|---:|")
 for (file, line, fn), n in by_line.most_common(top):
     print(f"| {file}:{line} | `{fn}` | {100 * n / ours:.1f}% |")
+print(f"\nCPU 1's functions with most samples (traffic_meter's program: {name}):\n")
+print("| function | share of CPU 1's samples |")
+print("|---|---:|")
+for sym, n in symbols.most_common(top):
+    print(f"| `{sym}` | {100 * n / max(total, 1):.1f}% |")
 PY
