@@ -6,7 +6,6 @@
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
 //        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]
 //        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip] [--vlan | --qinq | --pppoe]
-//        [--build fast|slow|spinlock|slow_spinlock|compat]
 // --base-object: the 2-rule twin runs that build instead, so that "vs 2 rules" is an A/B of
 // two builds in the same trials (an established flow never walks the tries).
 // --new-flows N: instead, the first packet of N new flows, one run each (repeat mode cannot
@@ -17,9 +16,6 @@
 // --vlan: the established flow's frames carry an 802.1Q tag in the packet; --qinq: an
 // 802.1ad and an 802.1Q tag; --pppoe: a PPPoE session header. The fast parse takes all
 // three (before stop 24, two tags and PPPoE took the general parser, bpf_skb_load_bytes).
-// --build: the entry points measured (bpf/traffic_meter.bpf.c); fast, the default, is what
-// `load` takes on Linux 5.12+ with CAP_PERFMON or root; spinlock is the same without the
-// flow table's own bucket lock (stop 28: what that lock saves a new flow).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -58,15 +54,6 @@ constexpr uint32_t kRuleCounts[] = {2, 1'000, 100'000, 1'000'000};
 [[noreturn]] void fail(const std::string &what, int err)
 {
 	throw std::runtime_error(what + ": " + std::strerror(err < 0 ? -err : err));
-}
-
-EntryBuild parse_build(const std::string &name)
-{
-	for (EntryBuild b : tmeter::kEntryBuilds)
-		if (name == (b == EntryBuild::kFast ? "fast" : tmeter::entry_build_suffix(b).substr(1)))
-			return b;
-	throw std::runtime_error("unknown --build " + name +
-				 " (fast, slow, spinlock, slow_spinlock or compat)");
 }
 
 int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -252,8 +239,8 @@ struct Row {
 class Dataplane {
 public:
 	// object_file: another build of bpf/traffic_meter.bpf.c (A/B comparisons);
-	// empty: the embedded one. build: which of its builds of the entry points.
-	explicit Dataplane(const std::string &object_file, EntryBuild build)
+	// empty: the embedded one.
+	explicit Dataplane(const std::string &object_file)
 	{
 		skel_ = static_cast<traffic_meter_bpf *>(calloc(1, sizeof(traffic_meter_bpf)));
 		if (!skel_)
@@ -274,14 +261,13 @@ public:
 		if (int err = bpf_object__open_skeleton(skel_->skeleton, nullptr))
 			fail("open skeleton", err);
 		tmeter::size_skeleton(skel_, {kMaxRules, kMaxFlows});
-		// Only the measured entry points: Ethernet, the chosen build.
-		for (EntryBuild b : tmeter::kEntryBuilds)
-			for (bool egress : {false, true})
-				for (bool l3 : {false, true})
-					bpf_program__set_autoload(tmeter::entry_program(skel_, b, egress, l3),
-								  b == build && !l3);
-		ingress_ = tmeter::entry_program(skel_, build, false, false);
-		egress_ = tmeter::entry_program(skel_, build, true, false);
+		// Only the measured entry point.
+		auto &p = skel_->progs;
+		for (bpf_program *prog : {p.tm_ingress_l3, p.tm_egress_l3,
+					  p.tm_ingress_eth_slow, p.tm_egress_eth_slow, p.tm_ingress_l3_slow,
+					  p.tm_egress_l3_slow, p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
+					  p.tm_ingress_l3_compat, p.tm_egress_l3_compat})
+			bpf_program__set_autoload(prog, false);
 		if (int err = traffic_meter_bpf__load(skel_))
 			fail("load traffic_meter (verifier)", err);
 		maps_ = tmeter::map_set_of(skel_);
@@ -302,8 +288,8 @@ public:
 	Dataplane(const Dataplane &) = delete;
 	Dataplane &operator=(const Dataplane &) = delete;
 
-	int prog_fd() const { return bpf_program__fd(ingress_); }
-	int egress_fd() const { return bpf_program__fd(egress_); }
+	int prog_fd() const { return bpf_program__fd(skel_->progs.tm_ingress_eth); }
+	int egress_fd() const { return bpf_program__fd(skel_->progs.tm_egress_eth); }
 	const MapSet &maps() const { return maps_; }
 
 	void add_rules(std::vector<Cidr> rules)
@@ -351,7 +337,6 @@ public:
 private:
 	std::vector<char> object_bytes_; // outlives the skeleton that points at it
 	traffic_meter_bpf *skel_ = nullptr;
-	bpf_program *ingress_ = nullptr, *egress_ = nullptr; // the build's, Ethernet
 	MapSet maps_;
 	tmeter::FlowTableImage table_{1}; // what reset_flows and fill_flows wrote
 };
@@ -435,8 +420,7 @@ struct NewFlowRow {
 // Per family and rule count: n new flows into the table with only the
 // benchmark flow, then, after enough more that every bucket's ways for new
 // flows are taken (three times their number), n flows that each evict one.
-std::vector<NewFlowRow> new_flow_rows(const std::string &object_file, EntryBuild build, int empty_fd,
-				      uint8_t family,
+std::vector<NewFlowRow> new_flow_rows(const std::string &object_file, int empty_fd, uint8_t family,
 				      const uint8_t *s, const uint8_t *d, const tm_flow_key &bench_key,
 				      const std::vector<Cidr> &rules, uint32_t n)
 {
@@ -444,7 +428,7 @@ std::vector<NewFlowRow> new_flow_rows(const std::string &object_file, EntryBuild
 	const uint32_t new_ways = tmeter::flow_buckets(kMaxFlows) * TM_FLOW_NEW_WAYS;
 	std::vector<NewFlowRow> rows;
 	for (size_t count : {size_t(2), rules.size()}) {
-		Dataplane dp(object_file, build);
+		Dataplane dp(object_file);
 		dp.add_rules({rules.begin(), rules.begin() + count});
 		dp.reset_flows(bench_key);
 		NewFlows flows(family, s, d);
@@ -479,11 +463,11 @@ void print_new_flow_rows(const std::vector<NewFlowRow> &rows)
 // (ingress_ifindex names it): what a router pays a second time for each
 // forwarded packet. Timed beside the ingress program on the same packet, as
 // an established flow, and the empty program.
-Timing time_egress_skip(Runner runner, const std::string &object_file, EntryBuild build, int empty_fd,
+Timing time_egress_skip(Runner runner, const std::string &object_file, int empty_fd,
 			const tm_flow_key &bench_key, const std::vector<Cidr> &rules)
 {
 	constexpr uint32_t kAttachedIfindex = 7;
-	Dataplane dp(object_file, build);
+	Dataplane dp(object_file);
 	dp.add_rules(rules);
 	dp.reset_flows(bench_key);
 	tm_iface attached{};
@@ -535,7 +519,7 @@ int run(int argc, char **argv)
 	if (argc < 2) {
 		std::fprintf(stderr, "usage: %s EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6] "
 			     "[--max-rules N] [--object FILE] [--base-object FILE] [--spin SECONDS] [--one-way] "
-			     "[--new-flows N] [--egress-skip] [--vlan | --qinq | --pppoe] [--build NAME]\n",
+			     "[--new-flows N] [--egress-skip] [--vlan | --qinq | --pppoe]\n",
 			     argv[0]);
 		return 2;
 	}
@@ -543,7 +527,6 @@ int run(int argc, char **argv)
 	bool quick = false;
 	double spin_seconds = 0;
 	std::string object_file, base_object_file;
-	EntryBuild build = EntryBuild::kFast;
 	bool one_way = false;
 	uint32_t new_flows = 0;
 	bool egress_skip = false;
@@ -563,8 +546,6 @@ int run(int argc, char **argv)
 			object_file = argv[++i];
 		else if (a == "--base-object" && i + 1 < argc)
 			base_object_file = argv[++i];
-		else if (a == "--build" && i + 1 < argc)
-			build = parse_build(argv[++i]);
 		else if (a == "--family" && i + 1 < argc)
 			only_family = std::stoi(argv[++i]);
 		else if (a == "--max-rules" && i + 1 < argc)
@@ -627,13 +608,13 @@ int run(int argc, char **argv)
 		bench_key.port[0] = htons(50000), bench_key.port[1] = htons(443);
 		bench_key.proto = 6, bench_key.family = family;
 		if (egress_skip) {
-			egress_rows.push_back({fname, time_egress_skip(runner, object_file, build, empty_fd,
+			egress_rows.push_back({fname, time_egress_skip(runner, object_file, empty_fd,
 								       bench_key, make_rules(family, 2, rng))});
 			continue;
 		}
 		if (new_flows) {
 			const auto rules = make_rules(family, quick ? 1000 : max_rules_case, rng);
-			for (auto &r : new_flow_rows(object_file, build, empty_fd, family, s, d, bench_key, rules,
+			for (auto &r : new_flow_rows(object_file, empty_fd, family, s, d, bench_key, rules,
 						     new_flows))
 				new_flow_table.push_back(r);
 			continue;
@@ -641,8 +622,7 @@ int run(int argc, char **argv)
 
 		// dp grows from 2 to 1,000,000 rules; base keeps the 2 the packet
 		// matches, and is timed alongside for the "rules do not matter" target.
-		Dataplane dp(object_file, build),
-			base(base_object_file.empty() ? object_file : base_object_file, build);
+		Dataplane dp(object_file), base(base_object_file.empty() ? object_file : base_object_file);
 		const auto all_rules = make_rules(family, quick ? 1000 : max_rules_case, rng);
 		base.add_rules({all_rules.begin(), all_rules.begin() + 2});
 		uint32_t have = 0;

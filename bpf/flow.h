@@ -115,84 +115,7 @@ struct tm_ways {
 	 * idx 0 and points at entry 0, which is never handed out. */
 	struct tm_flow_entry *e[TM_FLOW_SLOTS];
 	__u32 idx[TM_FLOW_SLOTS];
-	__u64 held; /* own lock: the even seq it was taken at */
-	struct tm_flow_alloc *table_lock; /* no atomics: whose lock is held */
 };
-
-/*
- * The bucket's lock (struct tm_flow_bucket says why two kinds). `own_lock`
- * is a constant of the entry point's build, never a value the verifier
- * sees: Linux 5.10 refuses an atomic instruction even where it is dead code.
- *
- * Own lock: one cmpxchg of seq from even to odd. A holder's section is
- * short and never waits, so a taker tries TM_LOCK_TRIES times, in each of
- * tm_lock_ways' two attempts, and then gives up (nothing disables
- * interrupts here: a holder may be interrupted, or preempted on
- * PREEMPT_RT), as when the ways changed under both attempts: the packet
- * counts, its flow is not stored (flow_insert_failed). Two CPUs writing one
- * bucket without a pause gave up 112 times in 80,000 writes
- * (tests/dataplane, WritersOnTwoCpusAtOnceKeepTheTableWhole). More tries
- * make the verifier's walk too long (256: E2BIG).
- */
-#define TM_LOCK_TRIES 64
-
-static __always_inline int tm_take_bucket(struct tm_flow_bucket *b, struct tm_ways *ws,
-					  const int own_lock)
-{
-	struct tm_flow_alloc *a;
-	__u32 zero = 0;
-	__u64 seq;
-	int n;
-
-	if (own_lock) {
-		for (n = 0; n < TM_LOCK_TRIES; n++) {
-			seq = TM_READ_ONCE(b->seq);
-			if (seq & 1)
-				continue;
-			if (__sync_val_compare_and_swap(&b->seq, seq, seq + 1) == seq) {
-				ws->held = seq;
-				return 1;
-			}
-		}
-		return 0;
-	}
-	a = bpf_map_lookup_elem(&tm_flow_alloc, &zero);
-	if (!a)
-		return 0;
-	bpf_spin_lock(&a->lock);
-	ws->table_lock = a;
-	return 1;
-}
-
-/* Releases what tm_take_bucket() took, the bucket changed or not: own lock,
- * seq even again (the next even value if written, readers retry); else
- * the writer made seq odd and makes it even (tm_begin_write). The own
- * lock's release is a plain store where stores stay in order (x86), an
- * exchange, a full barrier, elsewhere. */
-static __always_inline void tm_release_bucket(struct tm_flow_bucket *b, struct tm_ways *ws,
-					      const int own_lock, const int written)
-{
-	tm_forget();
-	if (own_lock) {
-#ifdef TM_LOCKED_READS
-		__sync_lock_test_and_set(&b->seq, ws->held + (written ? 2 : 0));
-#else
-		TM_READ_ONCE(b->seq) = ws->held + (written ? 2 : 0);
-#endif
-		return;
-	}
-	if (written)
-		b->seq++;
-	bpf_spin_unlock(&ws->table_lock->lock);
-}
-
-/* Under the lock, before a write: seq odd (the own lock made it so). */
-static __always_inline void tm_begin_write(struct tm_flow_bucket *b, const int own_lock)
-{
-	if (!own_lock)
-		b->seq++;
-	tm_forget();
-}
 
 /* &b->recent[i], opaque: the compiler would otherwise merge the six found
  * branches of a search into one, at b->recent + i, a variable offset into
@@ -254,11 +177,9 @@ static __always_inline int tm_find_way(struct tm_flow_bucket *b, const struct tm
 /*
  * Takes b's lock with its ways' entries in ws: they are looked up first,
  * and checked under the lock (a writer may have moved one meanwhile; then
- * once more). 0, without the lock, if they changed both times or the own
- * lock stayed held.
+ * once more). 0, without the lock, if they changed both times.
  */
-static __always_inline int tm_lock_ways(struct tm_flow_bucket *b, struct tm_ways *ws,
-					const int own_lock)
+static __always_inline int tm_lock_ways(struct tm_flow_bucket *b, struct tm_ways *ws)
 {
 	int attempt, i, changed;
 
@@ -271,15 +192,14 @@ static __always_inline int tm_lock_ways(struct tm_flow_bucket *b, struct tm_ways
 			if (!ws->e[i])
 				return 0; /* an index past the pool: not one of ours */
 		}
-		if (!tm_take_bucket(b, ws, own_lock))
-			continue; /* the own lock, held all along: once more */
+		bpf_spin_lock(&b->lock);
 		changed = 0;
 #pragma unroll
 		for (i = 0; i < TM_FLOW_SLOTS; i++)
 			changed |= b->entry[i] != ws->idx[i];
 		if (!changed)
 			return 1;
-		tm_release_bucket(b, ws, own_lock, 0);
+		bpf_spin_unlock(&b->lock);
 	}
 	return 0;
 }
@@ -290,12 +210,11 @@ static __always_inline int tm_lock_ways(struct tm_flow_bucket *b, struct tm_ways
  * TM_FLOW_BUSY: a lockless read that falls back to the lock when a writer
  * is, or was, at work on the bucket. */
 static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
-					struct tm_flow_value *out, struct tm_ways *ws,
-					const int own_lock)
+					struct tm_flow_value *out, struct tm_ways *ws)
 {
 	int slot;
 #ifndef TM_LOCKED_READS
-	__u64 seq = TM_READ_ONCE(b->seq);
+	__u32 seq = TM_READ_ONCE(b->seq);
 
 	if (!(seq & 1)) {
 		tm_forget();
@@ -305,10 +224,10 @@ static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, con
 			return slot;
 	}
 #endif
-	if (!tm_lock_ways(b, ws, own_lock))
+	if (!tm_lock_ways(b, ws))
 		return TM_FLOW_BUSY;
 	slot = tm_find_way(b, ws, tag, w, out);
-	tm_release_bucket(b, ws, own_lock, 0);
+	bpf_spin_unlock(&b->lock);
 	return slot;
 }
 
@@ -481,7 +400,7 @@ enum tm_store {
 static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
 					  struct tm_flow_value *v, struct tm_flow_value *seen,
 					  enum tm_store what, struct tm_ways *ws,
-					  struct tm_stats *stats, const int own_lock)
+					  struct tm_stats *stats)
 {
 	struct tm_flow_entry *fresh;
 	__u32 fresh_idx = 0;
@@ -496,13 +415,14 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 	 * whether there is one is the scalar fresh_idx, which the 5.10 and
 	 * 6.1 verifiers follow where they lost a NULL pointer's check. */
 	fresh = bpf_map_lookup_elem(&tm_flow_pool, &fresh_idx);
-	if (!fresh || !tm_lock_ways(b, ws, own_lock)) {
+	if (!fresh || !tm_lock_ways(b, ws)) {
 		if (fresh_idx)
 			tm_untake_reserved(fresh_idx);
 		stats->flow_insert_failed++;
 		return;
 	}
-	tm_begin_write(b, own_lock);
+	b->seq++;
+	tm_forget();
 	slot = tm_find_way(b, ws, tag, w, seen);
 	if (what == TM_STORE_NEW && slot >= 0) {
 		__builtin_memcpy(v, seen, sizeof(*v));
@@ -523,7 +443,9 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
 		tm_move_way(b, ws, slot, i, tag, v);
 	}
-	tm_release_bucket(b, ws, own_lock, 1);
+	tm_forget();
+	b->seq++;
+	bpf_spin_unlock(&b->lock);
 	if (fresh_idx && stored != 2)
 		tm_untake_reserved(fresh_idx);
 	if (!stored)
@@ -550,7 +472,7 @@ static __always_inline struct tm_flow_bucket *tm_bucket_of(const __u64 w[5], __u
  */
 static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, const __u64 w[5],
 							__u8 sender, int syn, __u32 rules_gen,
-							struct tm_stats *stats, const int own_lock)
+							struct tm_stats *stats)
 {
 	const struct tm_flow_key *k = &s->fkey;
 	struct tm_flow_value *v = &s->fval;
@@ -569,7 +491,7 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, co
 		stats->flow_insert_failed++;
 		return v;
 	}
-	slot = tm_read_flow(b, tag, w, v, &ws, own_lock);
+	slot = tm_read_flow(b, tag, w, v, &ws);
 	if (slot == TM_FLOW_BUSY) {
 		tm_new_flow(s, v, k, syn >= 0 ? syn : sender, rules_gen);
 		stats->flow_insert_failed++;
@@ -592,21 +514,20 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, co
 		else if (!changed)
 			return v;
 	}
-	tm_store_flow(b, tag, w, v, &s->fseen, what, &ws, stats, own_lock);
+	tm_store_flow(b, tag, w, v, &s->fseen, what, &ws, stats);
 	return v;
 }
 
 /* Counts a packet in its flow's direction; returns 1 if a rule was added to. */
 static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
-					 struct tm_stats *stats, const int own_lock)
+					 struct tm_stats *stats)
 {
 	const struct tm_packet *p = &s->p;
 	struct tm_flow_value *fv;
 	__u64 w[5];
 	__u8 sender = tm_flow_key_of(&p->t, p->family, &s->fkey, w);
 
-	fv = tm_flow_of(s, w, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, stats,
-			own_lock);
+	fv = tm_flow_of(s, w, sender, tm_syn_originator(p->tcp_flags, sender), rules_gen, stats);
 	if (sender)
 		return tm_add_pair(s, &fv->rule[1], &fv->rule[0], fv->originator == 1, p->packets,
 				   p->bytes);
@@ -617,7 +538,7 @@ static __always_inline int tm_count_flow(struct tm_scratch *s, __u32 rules_gen,
 /* ICMP errors count in the flow they quote, towards the quoted packet's
  * sender; their rules are those of their own addresses (a router that sends
  * "time exceeded" is no endpoint of the flow), so nothing is cached. */
-static __always_inline int tm_count_icmp_error(struct tm_scratch *s, const int own_lock)
+static __always_inline int tm_count_icmp_error(struct tm_scratch *s)
 {
 	const struct tm_packet *p = &s->p;
 	struct tm_flow_bucket *b;
@@ -629,9 +550,8 @@ static __always_inline int tm_count_icmp_error(struct tm_scratch *s, const int o
 	quoted_sender = tm_flow_key_of(&p->inner, p->family, &s->fkey, w);
 	b = tm_bucket_of(w, &tag);
 	/* Unknown flow: the quoted packet was its first, so its sender originated it. */
-	originator = b && tm_read_flow(b, tag, w, &s->fval, &ws, own_lock) >= 0
-			     ? s->fval.originator
-			     : quoted_sender;
+	originator = b && tm_read_flow(b, tag, w, &s->fval, &ws) >= 0 ? s->fval.originator
+								       : quoted_sender;
 	s->ref[0] = tm_match_rule(s, p->family, p->t.saddr);
 	s->ref[1] = tm_match_rule(s, p->family, p->t.daddr);
 	return tm_add_pair(s, &s->ref[0], &s->ref[1], quoted_sender != originator, p->packets,

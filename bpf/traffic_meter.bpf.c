@@ -6,22 +6,14 @@
  * next program or classifier runs and the packet goes on unchanged.
  *
  * Entry points, chosen at attach time so the packet path has no branch for
- * them: {ingress, egress} x {Ethernet, no link-layer header}, each in five
+ * them: {ingress, egress} x {Ethernet, no link-layer header}, each in three
  * builds, of which `load` takes the one this kernel's verifier accepts with
  * the caller's privileges (src/bpf/kernel_features.cpp finds out by trying):
  *   tm_*          direct packet access for the common packets (the fast
- *                 path), __sk_buff.gso_size (Linux 5.7), and the flow
- *                 table's own bucket lock (BPF atomics, Linux 5.12);
+ *                 path), __sk_buff.gso_size (Linux 5.7);
  *   tm_*_slow     every header through bpf_skb_load_bytes: kernels that
  *                 compare no packet pointers without CAP_PERFMON (5.10);
- *   tm_*_spinlock, tm_*_slow_spinlock
- *                 the same two without atomics: the flow table's writers
- *                 take tm_flow_alloc's bpf_spin_lock (5.7 to 5.11);
- *   tm_*_compat   every header through bpf_skb_load_bytes, no gso_size, no
- *                 atomics (before 5.7).
- * Whether the kernel has atomics alone decides the lock, whatever the
- * privileges: two programs that lock a flow table differently must never
- * write it together.
+ *   tm_*_compat   that, and no gso_size (before 5.7).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -72,8 +64,7 @@ static __always_inline __u32 tm_ingress_role(struct __sk_buff *skb, struct tm_sc
  * back from the scratch.
  */
 static __always_inline void tm_count_parsed(struct tm_percpu *cpu, struct tm_scratch *s,
-					    const int egress, __u32 role, __u32 rules_gen,
-					    const int own_lock)
+					    const int egress, __u32 role, __u32 rules_gen)
 {
 	struct tm_packet *p = &s->p;
 	struct tm_stats *stats = &cpu->stats;
@@ -90,10 +81,10 @@ static __always_inline void tm_count_parsed(struct tm_percpu *cpu, struct tm_scr
 		stats->gso_from_size++;
 
 	if (p->icmp_error) {
-		counted = tm_count_icmp_error(s, own_lock);
+		counted = tm_count_icmp_error(s);
 	} else {
 		tm_track_fragment(s);
-		counted = tm_count_flow(s, rules_gen, stats, own_lock);
+		counted = tm_count_flow(s, rules_gen, stats);
 	}
 	if (counted)
 		stats->counted++;
@@ -102,7 +93,7 @@ static __always_inline void tm_count_parsed(struct tm_percpu *cpu, struct tm_scr
 }
 
 static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device, const int egress,
-				     const int has_gso_size, const int fast, const int own_lock)
+				     const int has_gso_size, const int fast)
 {
 	struct tm_percpu *cpu;
 	struct tm_scratch *s;
@@ -134,7 +125,7 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	cfg = bpf_map_lookup_elem(&tm_config, &zero);
 	rules_gen = cfg ? cfg->rules_gen : 0;
 	if (fast && tm_parse_fast_any(skb, l3_device, has_gso_size, p)) {
-		tm_count_parsed(cpu, s, egress, role, rules_gen, own_lock);
+		tm_count_parsed(cpu, s, egress, role, rules_gen);
 		return TC_ACT_UNSPEC;
 	}
 	/* Headers a driver left in page fragments: the linear part is
@@ -159,26 +150,24 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	default:
 		break;
 	}
-	tm_count_parsed(cpu, s, egress, role, rules_gen, own_lock);
+	tm_count_parsed(cpu, s, egress, role, rules_gen);
 	return TC_ACT_UNSPEC;
 }
 
-#define TM_ENTRY(name, l3, egress, gso_size, fast, own_lock)                                       \
+#define TM_ENTRY(name, l3, egress, gso_size, fast)                                                 \
 	SEC("tc")                                                                                  \
 	int name(struct __sk_buff *skb)                                                            \
 	{                                                                                          \
-		return tm_handle(skb, l3, egress, gso_size, fast, own_lock);                       \
+		return tm_handle(skb, l3, egress, gso_size, fast);                                 \
 	}
 
 /* One build: its four entry points (the loader picks them by these names). */
-#define TM_BUILD(suffix, gso_size, fast, own_lock)                                                 \
-	TM_ENTRY(tm_ingress_eth##suffix, 0, 0, gso_size, fast, own_lock)                           \
-	TM_ENTRY(tm_egress_eth##suffix, 0, 1, gso_size, fast, own_lock)                            \
-	TM_ENTRY(tm_ingress_l3##suffix, 1, 0, gso_size, fast, own_lock)                            \
-	TM_ENTRY(tm_egress_l3##suffix, 1, 1, gso_size, fast, own_lock)
+#define TM_BUILD(suffix, gso_size, fast)                                                           \
+	TM_ENTRY(tm_ingress_eth##suffix, 0, 0, gso_size, fast)                                     \
+	TM_ENTRY(tm_egress_eth##suffix, 0, 1, gso_size, fast)                                      \
+	TM_ENTRY(tm_ingress_l3##suffix, 1, 0, gso_size, fast)                                      \
+	TM_ENTRY(tm_egress_l3##suffix, 1, 1, gso_size, fast)
 
-TM_BUILD(, 1, 1, 1)
-TM_BUILD(_slow, 1, 0, 1)
-TM_BUILD(_spinlock, 1, 1, 0)
-TM_BUILD(_slow_spinlock, 1, 0, 0)
-TM_BUILD(_compat, 0, 0, 0)
+TM_BUILD(, 1, 1)
+TM_BUILD(_slow, 1, 0)
+TM_BUILD(_compat, 0, 0)

@@ -15,7 +15,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
-#define TM_ABI_VERSION 6
+#define TM_ABI_VERSION 5
 
 #define TM_DEFAULT_MAX_RULES 65536
 #define TM_DEFAULT_MAX_FLOWS 262144
@@ -170,22 +170,18 @@ struct tm_flow_entry {
  * entries, and a way emptied keeps its entry for the next flow. So a bucket
  * holds at most TM_FLOW_SLOTS entries and the pool never runs out.
  *
- * `seq` is odd while a writer (insert, move, update) works on the bucket,
- * its entries included; readers take no lock: they search, copy, and retry
- * under the lock if `seq` was odd or changed (a seqlock; on CPUs that
- * reorder loads the build reads under the lock, TM_LOCKED_READS). Where
- * BPF has atomics (Linux 5.12+), `seq` is the lock as well: one cmpxchg
- * from even to odd takes it, a store of the next even value releases it,
- * with no helper call (ABI 6; bpf_spin_lock cost a new flow up to 190 ns in
- * a VM: docs/BENCHMARKS.md, "Stop 28"). Without atomics, writers hold
- * tm_flow_alloc's lock and make `seq` odd under it (bpf/flow.h).
+ * Writers (inserts, moves, updates) hold `lock` and make `seq` odd while
+ * they write, the entries included; readers take no lock: they search,
+ * copy, and retry under the lock if `seq` was odd or changed (a seqlock; on
+ * CPUs that reorder loads the build reads under the lock, TM_LOCKED_READS).
  */
 #define TM_FLOW_WAYS 4
 #define TM_FLOW_NEW_WAYS 2
 #define TM_FLOW_SLOTS (TM_FLOW_WAYS + TM_FLOW_NEW_WAYS)
 
 struct tm_flow_bucket {
-	__u64 seq;
+	struct bpf_spin_lock lock;
+	__u32 seq;
 	__u32 tag[TM_FLOW_SLOTS];   /* of the flow in the way; 0: empty */
 	__u32 entry[TM_FLOW_SLOTS]; /* the way's entry in tm_flow_pool; 0: none yet */
 	__u8 recent[TM_FLOW_SLOTS]; /* found since the group last needed a victim */
@@ -194,9 +190,7 @@ struct tm_flow_bucket {
 
 /* tm_flow_alloc[0]: entries 1..used of tm_flow_pool are handed out (entry 0
  * is never used). CPUs take them TM_FLOW_RESERVE at a time into their
- * tm_flow_reserve, and a resize packs the flows into the first ones. On
- * kernels without BPF atomics, its lock is also the flow table's writer
- * lock (struct tm_flow_bucket). */
+ * tm_flow_reserve, and a resize packs the flows into the first ones. */
 struct tm_flow_alloc {
 	struct bpf_spin_lock lock;
 	__u32 used;

@@ -168,11 +168,10 @@ void BpfObject::load(bool verbose)
 	build_ = entry_build_for_this_kernel();
 	// After every reuse: a reused flow table brings its own size.
 	match_flow_buckets(skel_.get());
-	for (EntryBuild b : kEntryBuilds)
+	for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
 		for (bool egress : {false, true})
 			for (bool l3 : {false, true})
-				bpf_program__set_autoload(entry_program(skel_.get(), b, egress, l3),
-							  b == build_);
+				bpf_program__set_autoload(entry(b, egress, l3), b == build_);
 
 	int err = traffic_meter_bpf__load(skel_.get());
 	if (!err)
@@ -196,21 +195,26 @@ void BpfObject::load(bool verbose)
 	fail_runtime(explain_errno("the kernel rejected the BPF program", err));
 }
 
-bpf_program *entry_program(const traffic_meter_bpf *skel, EntryBuild build, bool egress, bool l3)
+bpf_program *BpfObject::entry(EntryBuild build, bool egress, bool l3) const
 {
-	const std::string name = fmt::format("tm_{}_{}{}", egress ? "egress" : "ingress",
-					     l3 ? "l3" : "eth", entry_build_suffix(build));
-	bpf_program *prog = bpf_object__find_program_by_name(skel->obj, name.c_str());
-	if (!prog)
-		fail_runtime(fmt::format("the BPF object has no program {}: it is not this "
-					 "traffic_meter's",
-					 name));
-	return prog;
+	auto &p = skel_->progs;
+	switch (build) {
+	case EntryBuild::kFast:
+		return l3 ? (egress ? p.tm_egress_l3 : p.tm_ingress_l3)
+			  : (egress ? p.tm_egress_eth : p.tm_ingress_eth);
+	case EntryBuild::kSlow:
+		return l3 ? (egress ? p.tm_egress_l3_slow : p.tm_ingress_l3_slow)
+			  : (egress ? p.tm_egress_eth_slow : p.tm_ingress_eth_slow);
+	case EntryBuild::kCompat:
+		break;
+	}
+	return l3 ? (egress ? p.tm_egress_l3_compat : p.tm_ingress_l3_compat)
+		  : (egress ? p.tm_egress_eth_compat : p.tm_ingress_eth_compat);
 }
 
 int BpfObject::prog_fd(bool egress, bool l3_device) const
 {
-	return bpf_program__fd(entry_program(skel_.get(), build_, egress, l3_device));
+	return bpf_program__fd(entry(build_, egress, l3_device));
 }
 
 MapSet BpfObject::maps() const { return map_set_of(skel_.get()); }

@@ -22,11 +22,6 @@ namespace tmeter {
 // `load` pins, and what tests and benchmarks drive RuleStore with.
 MapSet map_set_of(const traffic_meter_bpf *skel);
 
-// An entry point of a skeleton: {ingress, egress} x {Ethernet, no
-// link-layer header} of one build (bpf/traffic_meter.bpf.c names them).
-bpf_program *entry_program(const traffic_meter_bpf *skel, EntryBuild build, bool egress,
-			   bool l3_device);
-
 // Capacities of the sized maps a load creates.
 struct Capacities {
 	uint32_t rules = TM_DEFAULT_MAX_RULES;
@@ -92,6 +87,7 @@ private:
 
 	std::optional<std::filesystem::path> file_;
 	std::vector<char> file_bytes_; // must outlive the skeleton that points at it
+	bpf_program *entry(EntryBuild build, bool egress, bool l3_device) const;
 
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
 	EntryBuild build_ = EntryBuild::kFast;

@@ -79,13 +79,12 @@ bool has_entry(uint32_t idx, uint32_t pool) { return idx && idx < pool; }
 // last wrote, not a mix (a writer makes the word odd while it works, under
 // the bucket's lock). fn gets its flows; false, and no call, if the
 // bucket never read twice the same (a writer at work on every attempt).
-template <typename Bucket>
 bool read_bucket(const MapSet &maps, uint32_t i,
 		 const std::function<void(const tm_flow_entry &, bool)> &fn)
 {
 	const uint32_t pool = MapSet::capacity(maps.flow_pool);
 	for (int attempt = 0; attempt < kBucketReadAttempts; ++attempt) {
-		Bucket before{}, after{};
+		tm_flow_bucket before{}, after{};
 		if (bpf_map_lookup_elem(maps.flow_table.get(), &i, &before))
 			fail_errno("cannot read the flow table", errno);
 		if (before.seq & 1)
@@ -110,12 +109,11 @@ bool read_bucket(const MapSet &maps, uint32_t i,
 	return false;
 }
 
-// for_each_flow of a table whose buckets are Bucket (this ABI's, or ABI
-// 5's, whose sequence word is 32 bits after a bpf_spin_lock).
-template <typename Bucket>
-uint64_t for_each_flow_of(const MapSet &maps,
-			  const std::function<void(const tm_flow_entry &, bool)> &fn,
-			  const std::function<void()> &after_first_read)
+} // namespace
+
+uint64_t for_each_flow(const MapSet &maps,
+		       const std::function<void(const tm_flow_entry &, bool)> &fn,
+		       const std::function<void()> &after_first_read)
 {
 	// The table is live: the data plane may insert, move and evict flows
 	// while it is read. A bulk read (the heads, then the entries they
@@ -125,11 +123,11 @@ uint64_t for_each_flow_of(const MapSet &maps,
 	// read again one by one (read_bucket). The entries wait for that check
 	// in a copy: 64 bytes a flow, for the time of the read.
 	const uint32_t pool = MapSet::capacity(maps.flow_pool);
-	std::vector<uint64_t> seq;
+	std::vector<uint32_t> seq;
 	std::vector<FlowWay> ways;
-	read_array_chunks(maps.flow_table, sizeof(Bucket), kWholeArray,
+	read_array_chunks(maps.flow_table, sizeof(tm_flow_bucket), kWholeArray,
 			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
-				  const auto *b = reinterpret_cast<const Bucket *>(values);
+				  const auto *b = reinterpret_cast<const tm_flow_bucket *>(values);
 				  for (uint32_t i = 0; i < count; ++i) {
 					  seq.push_back(b[i].seq);
 					  for (int j = 0; j < TM_FLOW_SLOTS; ++j)
@@ -152,9 +150,9 @@ uint64_t for_each_flow_of(const MapSet &maps,
 	if (after_first_read)
 		after_first_read();
 	std::vector<bool> written(seq.size());
-	read_array_chunks(maps.flow_table, sizeof(Bucket), uint32_t(seq.size()),
+	read_array_chunks(maps.flow_table, sizeof(tm_flow_bucket), uint32_t(seq.size()),
 			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
-				  const auto *b = reinterpret_cast<const Bucket *>(values);
+				  const auto *b = reinterpret_cast<const tm_flow_bucket *>(values);
 				  for (uint32_t i = 0; i < count; ++i)
 					  written[first + i] = (seq[first + i] & 1) || b[i].seq != seq[first + i];
 			  });
@@ -163,24 +161,9 @@ uint64_t for_each_flow_of(const MapSet &maps,
 			fn(entries[k], ways[k].two_way);
 	uint64_t missed = 0;
 	for (uint32_t i = 0; i < written.size(); ++i)
-		if (written[i] && !read_bucket<Bucket>(maps, i, fn))
+		if (written[i] && !read_bucket(maps, i, fn))
 			++missed;
 	return missed;
-}
-
-} // namespace
-
-uint64_t for_each_flow(const MapSet &maps,
-		       const std::function<void(const tm_flow_entry &, bool)> &fn,
-		       const std::function<void()> &after_first_read)
-{
-	return for_each_flow_of<tm_flow_bucket>(maps, fn, after_first_read);
-}
-
-uint64_t for_each_abi5_flow(const MapSet &maps,
-			    const std::function<void(const tm_flow_entry &, bool)> &fn)
-{
-	return for_each_flow_of<tm_flow_bucket_v5>(maps, fn, {});
 }
 
 } // namespace tmeter

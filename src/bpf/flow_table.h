@@ -39,20 +39,4 @@ uint64_t for_each_flow(const MapSet &maps,
 		       const std::function<void(const tm_flow_entry &, bool)> &fn,
 		       const std::function<void()> &after_first_read = {});
 
-// ABI 5's bucket heads (before the own lock): the same ways, the sequence
-// word beside a bpf_spin_lock, which that ABI's writers held.
-struct tm_flow_bucket_v5 {
-	bpf_spin_lock lock;
-	__u32 seq;
-	__u32 tag[TM_FLOW_SLOTS];
-	__u32 entry[TM_FLOW_SLOTS];
-	__u8 recent[TM_FLOW_SLOTS];
-	__u8 pad[2];
-};
-static_assert(sizeof(tm_flow_bucket_v5) == sizeof(tm_flow_bucket));
-
-// for_each_flow of an ABI 5 state's flow table (its upgrade).
-uint64_t for_each_abi5_flow(const MapSet &maps,
-			    const std::function<void(const tm_flow_entry &, bool)> &fn);
-
 } // namespace tmeter

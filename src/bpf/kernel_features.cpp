@@ -51,48 +51,11 @@ bool kernel_allows_packet_access()
 	return kernel_loads("tm_probe_pkt", insns);
 }
 
-bool kernel_has_atomics()
-{
-	// *(u64 *)(r10 - 8) = 0; r0 = 0; r1 = 1;
-	// r0 = cmpxchg_64(r10 - 8, r0, r1); r0 = -1; exit
-	const bpf_insn insns[] = {
-		{BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 0},
-		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
-		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1},
-		{BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_10, BPF_REG_1, -8, BPF_CMPXCHG},
-		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1},
-		{BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-	};
-	return kernel_loads("tm_probe_atomic", insns);
-}
-
-std::string_view entry_build_suffix(EntryBuild build)
-{
-	switch (build) {
-	case EntryBuild::kFast:
-		return "";
-	case EntryBuild::kSlow:
-		return "_slow";
-	case EntryBuild::kFastSpinLock:
-		return "_spinlock";
-	case EntryBuild::kSlowSpinLock:
-		return "_slow_spinlock";
-	case EntryBuild::kCompat:
-		break;
-	}
-	return "_compat";
-}
-
-bool entry_build_has_gso_size(EntryBuild build) { return build != EntryBuild::kCompat; }
-
 EntryBuild entry_build_for_this_kernel()
 {
 	if (!kernel_has_gso_size())
 		return EntryBuild::kCompat;
-	const bool packet_access = kernel_allows_packet_access();
-	if (kernel_has_atomics())
-		return packet_access ? EntryBuild::kFast : EntryBuild::kSlow;
-	return packet_access ? EntryBuild::kFastSpinLock : EntryBuild::kSlowSpinLock;
+	return kernel_allows_packet_access() ? EntryBuild::kFast : EntryBuild::kSlow;
 }
 
 } // namespace tmeter

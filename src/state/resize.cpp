@@ -79,16 +79,6 @@ void copy_flows(const MapSet &from, const MapSet &to)
 	write_flow_table(to, fresh);
 }
 
-// ABI 4's and 5's flows (their buckets under a bpf_spin_lock), placed like
-// copy_flows does; the old program's writers make the sequence word odd
-// as this ABI's do, so the table is read the same way.
-void copy_abi5_flows(const MapSet &from, const MapSet &to)
-{
-	FlowTableImage fresh(MapSet::capacity(to.flow_table));
-	for_each_abi5_flow(from, [&](const tm_flow_entry &e, bool two_way) { carry_flow(fresh, e, two_way); });
-	write_flow_table(to, fresh);
-}
-
 // ABI 3's flows (buckets with inline entries), placed like copy_flows does.
 // The old program still writes, always under the bucket's lock: each bucket
 // is copied under that lock (BPF_F_LOCK), so none is read half-written.
@@ -158,7 +148,7 @@ void finish(State &state, const MapSet &fresh, uint32_t gen)
 	cfg.resize_gen = 0;
 	cfg.max_rules = MapSet::capacity(fresh.rule_slots);
 	cfg.max_flows = flow_capacity(MapSet::capacity(fresh.flow_table));
-	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2 to 5 commits here too
+	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2, 3 or 4 commits here too
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots)) {
 		// copy_to put the rules in slots 0..n-1.
 		const auto n = uint32_t(RuleStore(fresh).rules().size());
@@ -183,15 +173,14 @@ BpfObject load_object(const ObjectOptions &opts, const Capacities &caps)
 BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &opts)
 {
 	tm_config cfg = state.config();
-	// An upgrade from ABI 2 to 5 is a resize whose new flow table has
-	// another layout: the rule maps stay, the flows are carried over (and
-	// tm_roles, new in ABI 5, is built as in every resize). ABI 6's buckets
-	// are locked another way: the old program, which keeps writing its
-	// table until the new one replaces it, must never write the new one.
+	// An upgrade from ABI 2 or 3 is a resize whose new flow table has
+	// another layout: the rule maps stay, the flows are carried over. ABI
+	// 4 has this flow table: an upgrade from it only adds tm_roles, which
+	// every resize builds.
 	const bool upgrade = cfg.abi_version != TM_ABI_VERSION;
 	const CapacityChange change = capacity_change(cfg, target);
 	const bool rules = change.rules,
-		   flows = change.flows || (upgrade && cfg.abi_version < MapSet::kOwnLockAbi);
+		   flows = change.flows || (upgrade && cfg.abi_version < MapSet::kPooledFlowsAbi);
 	const uint32_t gen = cfg.maps_gen + 1;
 	if (rules) {
 		const size_t in_use = RuleStore(state.maps()).rules().size();
@@ -226,8 +215,6 @@ BpfObject resize_state(State &state, const Capacities &target, const ObjectOptio
 		copy_abi2_flows(state.pin_dir(), cfg.maps_gen, fresh);
 	else if (cfg.abi_version == 3)
 		copy_abi3_flows(state.maps().flow_table, fresh);
-	else if (cfg.abi_version < MapSet::kOwnLockAbi)
-		copy_abi5_flows(state.maps(), fresh);
 	else
 		copy_flows(state.maps(), fresh);
 

@@ -21,25 +21,13 @@ enum class StateKind {
 	kV2,	  // ABI 2 (flows in LRU hashes): `load` upgrades it, a resize that keeps rules,
 		  // counters and flows
 	kV3,	  // ABI 3 (flow entries inside the buckets): upgraded like ABI 2
-	kV4,	  // ABI 4 (no tm_roles): upgraded like ABI 2
-	kV5,	  // ABI 5 (buckets under bpf_spin_lock): upgraded like ABI 2
+	kV4,	  // ABI 4 (no tm_roles): upgraded like ABI 2, its flow table kept
 };
 
-// The ABI of a state `load` upgrades with a resize (kV2 to kV5); 0 for others.
+// The ABI of a state `load` upgrades with a resize (kV2, kV3, kV4); 0 for others.
 constexpr uint32_t upgradable_abi(StateKind k)
 {
-	switch (k) {
-	case StateKind::kV2:
-		return 2;
-	case StateKind::kV3:
-		return 3;
-	case StateKind::kV4:
-		return 4;
-	case StateKind::kV5:
-		return 5;
-	default:
-		return 0;
-	}
+	return k == StateKind::kV2 ? 2 : k == StateKind::kV3 ? 3 : k == StateKind::kV4 ? 4 : 0;
 }
 StateKind probe_state(const std::filesystem::path &pin_dir);
 

@@ -72,9 +72,8 @@ Dataplane::Dataplane(const Options &o) : options_(o)
 	if (!skel_)
 		fail("open skeleton", errno);
 	tmeter::size_skeleton(skel_.get(), {o.max_rules, o.max_flows});
-	// Every build of every entry point is loaded: the _compat and
-	// _spinlock ones must pass the verifier too (they are what kernels
-	// before 5.7 and before 5.12 get).
+	// Both builds of every entry point are loaded: the _compat ones must
+	// pass the verifier too (they are what kernels before 5.7 get).
 	if (int err = traffic_meter_bpf__load(skel_.get()))
 		fail("load (verifier)", err);
 
@@ -124,8 +123,17 @@ Dataplane::~Dataplane() = default;
 
 int Dataplane::run(const PacketEvent &ev)
 {
+	const auto &p = skel_->progs;
+	const bool in = ev.hook == Hook::kIngress;
 	const bpf_program *prog =
-		tmeter::entry_program(skel_.get(), build_, ev.hook != Hook::kIngress, ev.l3);
+		build_ == EntryBuild::kFast
+			? (in ? (ev.l3 ? p.tm_ingress_l3 : p.tm_ingress_eth)
+			      : (ev.l3 ? p.tm_egress_l3 : p.tm_egress_eth))
+		: build_ == EntryBuild::kSlow
+			? (in ? (ev.l3 ? p.tm_ingress_l3_slow : p.tm_ingress_eth_slow)
+			      : (ev.l3 ? p.tm_egress_l3_slow : p.tm_egress_eth_slow))
+			: (in ? (ev.l3 ? p.tm_ingress_l3_compat : p.tm_ingress_eth_compat)
+			      : (ev.l3 ? p.tm_egress_l3_compat : p.tm_egress_eth_compat));
 	__sk_buff ctx{};
 	ctx.ingress_ifindex = ev.ingress_ifindex;
 	ctx.gso_segs = ev.gso_segs;

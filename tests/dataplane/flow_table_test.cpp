@@ -7,13 +7,10 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <memory>
 #include <numeric>
 #include <set>
-#include <string>
-#include <thread>
 #include <vector>
 
 #include "bpf/flow_table.h"
@@ -238,68 +235,6 @@ TEST(FlowTableChurn, AnsweredFlowsFillEveryWayFromThePool)
 	EXPECT_EQ(dp->two_way_flow_count(), 128u);
 	const auto used = check_table(dp->maps());
 	EXPECT_EQ(used.size(), 128u);
-}
-
-// Two CPUs write one bucket at the same time, for each way of locking it
-// (the own lock in seq, Linux 5.12+; tm_flow_alloc's bpf_spin_lock before):
-// a table of one bucket, a thread on each CPU inserting flows and
-// answering them, so nearly every write meets the other CPU's. Whatever
-// the lock lets through shows in the table: a tag that is not its entry's
-// key, an entry in two ways, an entry lost between a reserve and a way, a
-// bucket left locked (seq odd). Every packet counts, once, whichever way
-// the table went (a flow evicted before its answer makes the answer's
-// sender its originator: up and down are not fixed, their sum is).
-TEST(FlowTableChurn, WritersOnTwoCpusAtOnceKeepTheTableWhole)
-{
-	const auto cpus = two_cpus();
-	ASSERT_EQ(cpus.size(), 2u) << "this case needs two CPUs";
-	for (EntryBuild build : {EntryBuild::kFast, EntryBuild::kFastSpinLock}) {
-		SCOPED_TRACE("build tm_*" + std::string(entry_build_suffix(build)));
-		auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 64, .max_flows = 4});
-		ASSERT_EQ(MapSet::capacity(dp->maps().flow_table), 1u);
-		dp->set_build(build);
-		dp->add({kA, kB});
-		constexpr int kFlowsPerCpu = 20000;
-		std::atomic<int> ready{0}, refused{0};
-		auto writer = [&](int cpu) {
-			cpu_set_t set;
-			CPU_ZERO(&set);
-			CPU_SET(cpus[cpu], &set);
-			if (sched_setaffinity(0, sizeof(set), &set)) {
-				++refused;
-				return;
-			}
-			++ready;
-			while (ready < 2) {
-			}
-			const Addr &mine = cpu ? C : A; // never the same flow on both CPUs
-			for (int i = 0; i < kFlowsPerCpu; ++i) {
-				const uint16_t port = uint16_t(10000 + i);
-				if (dp->run({.frame = PacketBuilder().eth().ipv4(mine, B).udp(port, 80).build()}) !=
-					    kTcActUnspec ||
-				    dp->run({.frame = PacketBuilder().eth().ipv4(B, mine).udp(80, port).build()}) !=
-					    kTcActUnspec)
-					++refused;
-			}
-		};
-		std::thread t0(writer, 0), t1(writer, 1);
-		t0.join();
-		t1.join();
-		ASSERT_EQ(refused, 0);
-		const Counters a = dp->counters(kA), b = dp->counters(kB);
-		EXPECT_EQ(a.up_packets + a.down_packets, 2u * kFlowsPerCpu);
-		EXPECT_EQ(a.up_bytes + a.down_bytes, 28u * 2 * kFlowsPerCpu);
-		EXPECT_EQ(b.up_packets + b.down_packets, 4u * kFlowsPerCpu);
-		uint32_t zero = 0;
-		tm_flow_bucket head{};
-		ASSERT_EQ(bpf_map_lookup_elem(dp->maps().flow_table.get(), &zero, &head), 0);
-		EXPECT_EQ(head.seq % 2, 0u) << "the bucket was left locked";
-		// Writes happened: the sequence word moves by 2 a write.
-		EXPECT_GT(head.seq, 2u * kFlowsPerCpu);
-		check_table(dp->maps());
-		RecordProperty(build == EntryBuild::kFast ? "insert_failed_own_lock" : "insert_failed_spin_lock",
-			       std::to_string(dp->raw_stats().flow_insert_failed));
-	}
 }
 
 // Reading a live table (resize): a bucket the data plane writes to between
