@@ -110,7 +110,8 @@ run_cases() { # LABEL COMMAND...
 	((cases > 0)) || { failed=$((failed + 1)) && not_passed+=("no result: $label"); }
 }
 run_cases e2e env TM="$root/$build/traffic_meter" bash tests/e2e/run.sh
-run_cases kernels bash tests/kernels/run.sh "$root/$build/traffic_meter"
+TM_VERIFIER_COST="$root/$build/bench/verifier_cost $root/$build/bpf/traffic_meter.bpf.o" \
+	run_cases kernels bash tests/kernels/run.sh "$root/$build/traffic_meter"
 run_cases packaging bash tests/packaging/run.sh "$root/$build"
 
 echo

@@ -74,6 +74,27 @@ check reload-in-place lp load --dev v0
 check ping-again ping -c 1 -s 100 -W 2 198.18.0.2
 got=$(lp show --csv | grep '^198.18.0.2/32' | cut -d, -f3-)
 if [ "$got" = "512,4,512,4" ]; then echo "TMK PASS counts-after-reload"; else echo "TMK FAIL counts-after-reload: $got"; fi
+# Headroom: what the verifier processes for each Ethernet entry point,
+# without CAP_PERFMON (as the unit loads them), at most half its 1,000,000
+# (bench/verifier_cost prints "| name | root | least privilege |"). A build
+# this kernel refuses for a missing feature is not the one `load` takes;
+# one refused as too complex, or over the half, fails.
+if [ -f /etc/tm_verifier_cost ]; then
+	table=$($(cat /etc/tm_verifier_cost) _eth 2>&1)
+	within=0 over=""
+	for n in $(echo "$table" | sed -n 's/^| tm_[a-z_]* | [^|]* | \([^|]*\) |$/\1/p' | sed 's/ /_/g'); do
+		case $n in
+		E2BIG*) over="$over $n" ;;
+		*[!0-9]*) ;;
+		*) if [ "$n" -le 500000 ]; then within=$((within + 1)); else over="$over $n"; fi ;;
+		esac
+	done
+	if [ -z "$over" ] && [ "$within" -ge 2 ]; then
+		echo "TMK PASS verifier-headroom ($(echo "$table" | sed -n 's/^| \(tm_[a-z]*_eth\) | [^|]* | \([0-9]*\) |$/\1 \2/p' | tr '\n' ' '))"
+	else
+		echo "TMK FAIL verifier-headroom: $(echo "$table" | tr '\n' ' ')"
+	fi
+fi
 check unload lp unload --dev v0
 check purge lp purge
 if [ -f /etc/tm_bench ]; then # bench/kernel_bench.sh, as root
