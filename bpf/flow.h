@@ -263,6 +263,26 @@ static __always_inline int tm_is(int slot, const int i)
 	return slot == i;
 }
 
+/*
+ * A way's index as a value the verifier does not know: stored into map
+ * memory (the per-CPU scratch) and read back, since the verifier never
+ * tracks a map value's content. Each exit of tm_find_way() and tm_victim()
+ * returns a constant, and every later test of it ("slot < 0", tm_is()) is
+ * then a branch whose outcome the verifier knows; without CAP_PERFMON it
+ * walks the other side too, as a CPU might speculatively, once for each
+ * constant, into the insert and move code. Unknown, the six ways' paths
+ * meet and are walked once: Linux 6.1 without CAP_PERFMON processed 751,605
+ * instructions of the 1,000,000 it allows for tm_ingress_eth, 168,910 with
+ * this (docs/BENCHMARKS.md, "Stop 29"). An xor with a value xor-ed with
+ * itself through an opaque copy was tried instead: the verifier then
+ * walked more, not less.
+ */
+static __always_inline int tm_opaque_way(int way, __s32 *cell)
+{
+	TM_READ_ONCE(*cell) = way;
+	return TM_READ_ONCE(*cell);
+}
+
 /* The index of an entry of the pool for a way that has none, taken from
  * this CPU's reserve; 0 when the pool is all handed out. The reserve is
  * refilled from the pool's allocator under that one's lock, released before
@@ -400,7 +420,7 @@ enum tm_store {
 static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
 					  struct tm_flow_value *v, struct tm_flow_value *seen,
 					  enum tm_store what, struct tm_ways *ws,
-					  struct tm_stats *stats)
+					  struct tm_stats *stats, __s32 *way_cell)
 {
 	struct tm_flow_entry *fresh;
 	__u32 fresh_idx = 0;
@@ -424,6 +444,7 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 	b->seq++;
 	tm_forget();
 	slot = tm_find_way(b, ws, tag, w, seen);
+	slot = tm_opaque_way(slot, way_cell);
 	if (what == TM_STORE_NEW && slot >= 0) {
 		__builtin_memcpy(v, seen, sizeof(*v));
 	} else if (what == TM_STORE_UPDATE || (slot >= 0 && slot < TM_FLOW_WAYS)) {
@@ -434,13 +455,16 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 				__builtin_memcpy(&ws->e[i]->value, v, sizeof(*v));
 	} else if (what == TM_STORE_NEW) {
 		i = tm_victim(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, tag);
+		i = tm_opaque_way(i, way_cell);
 		stored = tm_write_way(b, ws, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, i, tag, w, v, 0, fresh,
 				      fresh_idx);
 	} else if (slot < 0) { /* a first answer whose flow was evicted meanwhile */
 		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
+		i = tm_opaque_way(i, way_cell);
 		stored = tm_write_way(b, ws, 0, TM_FLOW_WAYS, i, tag, w, v, 1, fresh, fresh_idx);
 	} else {
 		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
+		i = tm_opaque_way(i, way_cell);
 		tm_move_way(b, ws, slot, i, tag, v);
 	}
 	tm_forget();
@@ -492,6 +516,7 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, co
 		return v;
 	}
 	slot = tm_read_flow(b, tag, w, v, &ws);
+	slot = tm_opaque_way(slot, &s->way);
 	if (slot == TM_FLOW_BUSY) {
 		tm_new_flow(s, v, k, syn >= 0 ? syn : sender, rules_gen);
 		stats->flow_insert_failed++;
@@ -514,7 +539,7 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, co
 		else if (!changed)
 			return v;
 	}
-	tm_store_flow(b, tag, w, v, &s->fseen, what, &ws, stats);
+	tm_store_flow(b, tag, w, v, &s->fseen, what, &ws, stats, &s->way);
 	return v;
 }
 

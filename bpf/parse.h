@@ -505,6 +505,7 @@ struct tm_scratch {
 	struct tm_lpm_v4_key k4;
 	struct tm_rule_ref ref[2];
 	__u32 u32key;
+	__s32 way; /* tm_opaque_way(): a way's index, stored and read back */
 };
 
 _Static_assert(sizeof(struct tm_scratch) <= TM_SCRATCH_BYTES, "tm_percpu.scratch too small");
