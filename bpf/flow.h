@@ -231,11 +231,31 @@ static __always_inline int tm_read_flow(struct tm_flow_bucket *b, __u32 tag, con
 	return slot;
 }
 
+/*
+ * A way's index as a value the verifier does not know: stored into map
+ * memory (the per-CPU scratch) and read back, since the verifier never
+ * tracks a map value's content. Each exit of tm_find_way() and tm_victim_of()
+ * returns a constant, and every later test of it ("slot < 0", tm_is()) is
+ * then a branch whose outcome the verifier knows; without CAP_PERFMON it
+ * walks the other side too, as a CPU might speculatively, once for each
+ * constant, into the insert and move code. Unknown, the six ways' paths
+ * meet and are walked once: Linux 6.1 without CAP_PERFMON processed 751,605
+ * instructions of the 1,000,000 it allows for tm_ingress_eth, 168,910 with
+ * this (docs/BENCHMARKS.md, "Stop 29"). An xor with a value xor-ed with
+ * itself through an opaque copy was tried instead: the verifier then
+ * walked more, not less.
+ */
+static __always_inline int tm_opaque_way(int way, __s32 *cell)
+{
+	TM_READ_ONCE(*cell) = way;
+	return TM_READ_ONCE(*cell);
+}
+
 /* The way a flow takes in the group of n ways from first: an empty one,
  * else one not used since the group's last eviction, else (all were used)
  * one the tag picks, after which the group's use starts over. */
-static __always_inline int tm_victim(struct tm_flow_bucket *b, const int first, const int n,
-				     __u32 tag)
+static __always_inline int tm_victim_of(struct tm_flow_bucket *b, const int first, const int n,
+					__u32 tag)
 {
 	int i;
 
@@ -253,6 +273,13 @@ static __always_inline int tm_victim(struct tm_flow_bucket *b, const int first, 
 	return first + (int)((tag >> 1) & (n - 1));
 }
 
+/* tm_victim_of()'s way, which the verifier does not know (tm_opaque_way). */
+static __always_inline int tm_victim(struct tm_flow_bucket *b, const int first, const int n,
+				     __u32 tag, __s32 *cell)
+{
+	return tm_opaque_way(tm_victim_of(b, first, n, tag), cell);
+}
+
 /* slot == i, in a way the compiler cannot fold into an access at a
  * variable offset (a loop "for each i: if (i == slot) use b->tag[i]"
  * becomes "use b->tag[slot]" otherwise, which the verifier refuses
@@ -261,26 +288,6 @@ static __always_inline int tm_is(int slot, const int i)
 {
 	asm volatile("" : "+r"(slot));
 	return slot == i;
-}
-
-/*
- * A way's index as a value the verifier does not know: stored into map
- * memory (the per-CPU scratch) and read back, since the verifier never
- * tracks a map value's content. Each exit of tm_find_way() and tm_victim()
- * returns a constant, and every later test of it ("slot < 0", tm_is()) is
- * then a branch whose outcome the verifier knows; without CAP_PERFMON it
- * walks the other side too, as a CPU might speculatively, once for each
- * constant, into the insert and move code. Unknown, the six ways' paths
- * meet and are walked once: Linux 6.1 without CAP_PERFMON processed 751,605
- * instructions of the 1,000,000 it allows for tm_ingress_eth, 168,910 with
- * this (docs/BENCHMARKS.md, "Stop 29"). An xor with a value xor-ed with
- * itself through an opaque copy was tried instead: the verifier then
- * walked more, not less.
- */
-static __always_inline int tm_opaque_way(int way, __s32 *cell)
-{
-	TM_READ_ONCE(*cell) = way;
-	return TM_READ_ONCE(*cell);
 }
 
 /* The index of an entry of the pool for a way that has none, taken from
@@ -418,10 +425,11 @@ enum tm_store {
  * counted in flow_insert_failed; its next packet tries again.
  */
 static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, const __u64 w[5],
-					  struct tm_flow_value *v, struct tm_flow_value *seen,
+					  struct tm_flow_value *v, struct tm_scratch *s,
 					  enum tm_store what, struct tm_ways *ws,
-					  struct tm_stats *stats, __s32 *way_cell)
+					  struct tm_stats *stats)
 {
+	struct tm_flow_value *seen = &s->fseen;
 	struct tm_flow_entry *fresh;
 	__u32 fresh_idx = 0;
 	int slot, i, stored = 1;
@@ -444,7 +452,7 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 	b->seq++;
 	tm_forget();
 	slot = tm_find_way(b, ws, tag, w, seen);
-	slot = tm_opaque_way(slot, way_cell);
+	slot = tm_opaque_way(slot, &s->way);
 	if (what == TM_STORE_NEW && slot >= 0) {
 		__builtin_memcpy(v, seen, sizeof(*v));
 	} else if (what == TM_STORE_UPDATE || (slot >= 0 && slot < TM_FLOW_WAYS)) {
@@ -454,17 +462,14 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 			if (tm_is(slot, i))
 				__builtin_memcpy(&ws->e[i]->value, v, sizeof(*v));
 	} else if (what == TM_STORE_NEW) {
-		i = tm_victim(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, tag);
-		i = tm_opaque_way(i, way_cell);
+		i = tm_victim(b, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, tag, &s->way);
 		stored = tm_write_way(b, ws, TM_FLOW_WAYS, TM_FLOW_NEW_WAYS, i, tag, w, v, 0, fresh,
 				      fresh_idx);
 	} else if (slot < 0) { /* a first answer whose flow was evicted meanwhile */
-		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
-		i = tm_opaque_way(i, way_cell);
+		i = tm_victim(b, 0, TM_FLOW_WAYS, tag, &s->way);
 		stored = tm_write_way(b, ws, 0, TM_FLOW_WAYS, i, tag, w, v, 1, fresh, fresh_idx);
 	} else {
-		i = tm_victim(b, 0, TM_FLOW_WAYS, tag);
-		i = tm_opaque_way(i, way_cell);
+		i = tm_victim(b, 0, TM_FLOW_WAYS, tag, &s->way);
 		tm_move_way(b, ws, slot, i, tag, v);
 	}
 	tm_forget();
@@ -539,7 +544,7 @@ static __always_inline struct tm_flow_value *tm_flow_of(struct tm_scratch *s, co
 		else if (!changed)
 			return v;
 	}
-	tm_store_flow(b, tag, w, v, &s->fseen, what, &ws, stats, &s->way);
+	tm_store_flow(b, tag, w, v, s, what, &ws, stats);
 	return v;
 }
 

@@ -11,9 +11,9 @@
 # mirror through private apt lists (the system's sources are untouched) and
 # are kept in $TM_KERNEL_CACHE (default /var/cache/traffic_meter-tests).
 # TM_VERIFIER_COST="VERIFIER_COST BPF_O" (scripts/test.sh sets it) adds a
-# check that the entry points `load` takes leave the verifier half its
-# budget without CAP_PERFMON (bench/verifier_cost; stop 29: 6.1 had used
-# 752k of its 1M).
+# check that every Ethernet entry point the kernel verifies leaves the
+# verifier half its budget without CAP_PERFMON (bench/verifier_cost; stop
+# 29: 6.1 had used 752k of its 1M).
 # TM_VM_BENCH="DP_BENCH EMPTY_BPF_O [ARGS...]" also runs that benchmark in
 # the VM after the checks (bench/kernel_bench.sh); its output lines are
 # printed after the verdict.
