@@ -450,7 +450,9 @@ for flows, ts in sorted(trials.items()):
         if prog_stats:
             pn = [t[4] for t in r if t[4] == t[4]]
             extra = f" {med(pn):.1f} |" if pn else " |"
-        print(f"| {c} | {pps:,.0f} | {ns:.0f} | {added:+.0f} | {xe:.3f} | {xm:.3f} |{extra}")
+        # A reference not in --cases has no figure: say so rather than "nan".
+        cell = lambda x, fmt: "n/a" if x != x else format(x, fmt)
+        print(f"| {c} | {pps:,.0f} | {ns:.0f} | {cell(added, '+.0f')} | {cell(xe, '.3f')} | {cell(xm, '.3f')} |{extra}")
     print()
     if ref:
         # How far single trials spread around those medians.
