@@ -405,6 +405,9 @@ for line in open(path):
         (int(rnd), case, int(got) / float(el), int(cpu) / max(int(got), 1), prog_ns))
 def med(xs):
     return st.median(xs) if xs else float("nan")
+def cell(x, fmt):
+    """A table cell; a reference not in --cases has no figure: "n/a", not "nan"."""
+    return "n/a" if x != x else format(x, fmt)
 order = f"{ref} before every case and at the end of each round" if ref else "in turn"
 print(f"64-byte frames, {rounds} rounds of {secs} s per case, {order}; medians (per-round ratios and differences, then the median)"
       + (f"; x {ref}: against the {ref} trials just before and after each trial" if ref else "") + ".\n")
@@ -450,8 +453,6 @@ for flows, ts in sorted(trials.items()):
         if prog_stats:
             pn = [t[4] for t in r if t[4] == t[4]]
             extra = f" {med(pn):.1f} |" if pn else " |"
-        # A reference not in --cases has no figure: say so rather than "nan".
-        cell = lambda x, fmt: "n/a" if x != x else format(x, fmt)
         print(f"| {c} | {pps:,.0f} | {ns:.0f} | {cell(added, '+.0f')} | {cell(xe, '.3f')} | {cell(xm, '.3f')} |{extra}")
     print()
     if ref:
