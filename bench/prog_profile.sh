@@ -13,7 +13,9 @@
 #               for N flows (64000 with tm-churn-tcx: every packet a new
 #               flow under churn)
 # Prints the program's share of CPU 1's samples, a table by function, the
-# hottest source lines, and CPU 1's functions with most samples, where the
+# hottest source lines, the instructions the run executed by function (the
+# basic blocks with samples; objdump disassembles the image), and CPU 1's
+# functions with most samples, where the
 # program's helper calls show. cpu-clock samples are timer interrupts: one
 # due while interrupts are off is taken when they come back on, so a
 # helper that restores them (bpf_spin_unlock) carries the samples of the
@@ -112,7 +114,7 @@ ADDR=$(printf '%x' $((0x${ADDR% *} - ${ADDR#* })))
 "$BUILDDIR/bench/jit_lines" "$ADDR" "$WORK/image" >"$WORK/lines"
 
 python3 - "$WORK" "$TOP" "${VETH_CASE:-dp_bench --spin ${DP_ARGS[*]}}" <<'PY'
-import bisect, collections, glob, os, re, sys
+import bisect, collections, glob, os, re, subprocess, sys
 work, top, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 samples, names, symbols = collections.Counter(), collections.Counter(), collections.Counter()
 total = 0
@@ -167,6 +169,49 @@ print("| line | function | share |")
 print("|---|---|---:|")
 for (file, line, fn), n in by_line.most_common(top):
     print(f"| {file}:{line} | `{fn}` | {100 * n / ours:.1f}% |")
+# The path's length: the basic blocks of the image that hold a sample ran
+# (a cpu-clock sample names an instruction about to retire), so their
+# instructions are the path, or a little less of it (a short block can go
+# unsampled). Fewer instructions is what has made the established path
+# cheaper (docs/BENCHMARKS.md, stops 25 and 30). Needs objdump (binutils).
+try:
+    dis = subprocess.run(["objdump", "-b", "binary", "-m", "i386:x86-64", "-D", f"{work}/image"],
+                         capture_output=True, text=True, check=True).stdout
+except (OSError, subprocess.CalledProcessError):
+    dis = ""
+insns = []  # (offset, mnemonic and operands)
+for text in dis.splitlines():
+    m = re.match(r"\s+([0-9a-f]+):\t[0-9a-f ]+\t(.+)$", text)
+    if m:
+        insns.append((int(m.group(1), 16), m.group(2).strip()))
+if insns:
+    leaders = {insns[0][0]}
+    for k, (off, ins) in enumerate(insns):
+        if re.match(r"(j|ret|call)", ins):
+            if k + 1 < len(insns):
+                leaders.add(insns[k + 1][0])
+            t = re.search(r"\b0x([0-9a-f]+)$", ins)
+            if ins.startswith("j") and t:
+                leaders.add(int(t.group(1), 16))
+    blocks, block = [], []
+    for off, ins in insns:
+        if off in leaders and block:
+            blocks.append(block)
+            block = []
+        block.append(off)
+    blocks.append(block)
+    ran = [b for b in blocks if any(samples.get(off) for off in b)]
+    per_function = collections.Counter()
+    for b in ran:
+        for off in b:
+            i = bisect.bisect_right(offsets, off) - 1
+            per_function[function_of(table[i][1], table[i][2]) if i >= 0 else "?"] += 1
+    total_ran = sum(per_function.values())
+    print(f"\ninstructions run, by inlined function: {total_ran} x86 instructions in the {len(ran)} basic blocks that hold samples\n")
+    print("| function (inlined) | instructions |")
+    print("|---|---:|")
+    for fn, n in per_function.most_common():
+        print(f"| `{fn}` | {n} |")
 print(f"\nCPU 1's functions with most samples (traffic_meter's program: {name}):\n")
 print("| function | share of CPU 1's samples |")
 print("|---|---:|")
