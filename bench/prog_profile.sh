@@ -153,10 +153,13 @@ for text in open(f"{work}/lines"):
     table.append((int(off), file, int(line)))
 table.sort()
 offsets = [t[0] for t in table]
+def source_at(off):
+    """(file, line) of the image's instruction at off, by the line table."""
+    i = bisect.bisect_right(offsets, off) - 1
+    return (table[i][1], table[i][2]) if i >= 0 else ("?", 0)
 by_function, by_line = collections.Counter(), collections.Counter()
 for off, n in samples.items():
-    i = bisect.bisect_right(offsets, off) - 1
-    file, line = (table[i][1], table[i][2]) if i >= 0 else ("?", 0)
+    file, line = source_at(off)
     by_function[function_of(file, line)] += n
     by_line[(file, line, function_of(file, line))] += n
 print(f"{what}: {name}, {ours} of CPU 1's {total} samples ({100 * ours / max(total, 1):.1f}%)\n")
@@ -204,8 +207,7 @@ if insns:
     per_function = collections.Counter()
     for b in ran:
         for off in b:
-            i = bisect.bisect_right(offsets, off) - 1
-            per_function[function_of(table[i][1], table[i][2]) if i >= 0 else "?"] += 1
+            per_function[function_of(*source_at(off))] += 1
     total_ran = sum(per_function.values())
     print(f"\ninstructions run, by inlined function: {total_ran} x86 instructions in the {len(ran)} basic blocks that hold samples\n")
     print("| function (inlined) | instructions |")
