@@ -55,7 +55,7 @@ import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     order, family, ns, pct = line.split()
-    rows.setdefault((order, family), []).append((int(ns), float(pct)))
+    rows.setdefault((order, family), []).append((float(ns), float(pct)))
 for family in "46":
     ab, ba = rows.get(("ab", family)), rows.get(("ba", family))
     if not ab or not ba:
@@ -64,5 +64,5 @@ for family in "46":
     ba_pct = statistics.median(p for _, p in ba)
     print(f"IPv{family}: A {(ab_pct - ba_pct) / 2:+.1f}% against B "
           f"(A as object {ab_pct:+.1f}%, B as object {ba_pct:+.1f}%, {len(ab)} cases each); "
-          f"ns median A {statistics.median(n for n, _ in ab)}, B {statistics.median(n for n, _ in ba)}")
+          f"ns median A {statistics.median(n for n, _ in ab):.1f}, B {statistics.median(n for n, _ in ba):.1f}")
 EOF
