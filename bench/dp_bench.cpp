@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 
 #include "bpf/bpf_object.h"
+#include "object_file.h"
 #include "bpf/flow_table.h"
 #include "bpf/map_set.h"
 #include "rules/rule_store.h"
@@ -513,14 +514,14 @@ void print_egress_rows(const std::vector<std::pair<const char *, Timing>> &rows)
 			    t.median, t.base_min, t.base_median, t.floor_min, t.min - t.floor_min);
 }
 
-int load_empty(const char *path, bpf_object **obj)
+int load_empty(const char *path, ObjectFile &obj)
 {
-	*obj = bpf_object__open_file(path, nullptr);
-	if (!*obj)
+	obj.reset(bpf_object__open_file(path, nullptr));
+	if (!obj)
 		fail(std::string("open ") + path, errno);
-	if (int err = bpf_object__load(*obj))
+	if (int err = bpf_object__load(obj.get()))
 		fail(std::string("load ") + path, err);
-	bpf_program *prog = bpf_object__find_program_by_name(*obj, "tm_empty");
+	bpf_program *prog = bpf_object__find_program_by_name(obj.get(), "tm_empty");
 	if (!prog)
 		throw std::runtime_error("no tm_empty in the empty object");
 	return bpf_program__fd(prog);
@@ -582,8 +583,8 @@ int run(int argc, char **argv)
 	if (pppoe && tags)
 		throw std::runtime_error("--pppoe goes with neither --vlan nor --qinq");
 	libbpf_set_print(quiet_libbpf);
-	bpf_object *empty_obj = nullptr;
-	const int empty_fd = load_empty(argv[1], &empty_obj);
+	ObjectFile empty_obj;
+	const int empty_fd = load_empty(argv[1], empty_obj);
 
 	std::vector<Row> rows;
 	std::vector<NewFlowRow> new_flow_table;
@@ -682,7 +683,6 @@ int run(int argc, char **argv)
 			}
 		}
 	}
-	bpf_object__close(empty_obj);
 	if (new_flows) {
 		print_new_flow_rows(new_flow_table);
 		return 0;

@@ -12,15 +12,11 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <memory>
 
 #include "net/hooks.h"
+#include "object_file.h"
 
 namespace {
-
-struct ObjectClose {
-	void operator()(bpf_object *obj) const { bpf_object__close(obj); }
-};
 
 int run(int argc, char **argv)
 {
@@ -28,7 +24,7 @@ int run(int argc, char **argv)
 		std::fprintf(stderr, "usage: tcx_attach OBJECT DEV LINKS_DIR\n");
 		return 2;
 	}
-	std::unique_ptr<bpf_object, ObjectClose> obj(bpf_object__open_file(argv[1], nullptr));
+	tmeter::bench::ObjectFile obj(bpf_object__open_file(argv[1], nullptr));
 	if (!obj || bpf_object__load(obj.get())) {
 		std::fprintf(stderr, "tcx_attach: cannot load %s\n", argv[1]);
 		return 1;

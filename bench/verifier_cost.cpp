@@ -20,19 +20,17 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "object_file.h"
+
 namespace {
 
-struct ObjectCloser {
-	void operator()(bpf_object *o) const { bpf_object__close(o); }
-};
-using Object = std::unique_ptr<bpf_object, ObjectCloser>;
+using Object = tmeter::bench::ObjectFile;
 
 int quiet(enum libbpf_print_level, const char *, va_list) { return 0; }
 
