@@ -16,7 +16,8 @@
 # 29: 6.1 had used 752k of its 1M).
 # TM_VM_BENCH="DP_BENCH EMPTY_BPF_O [ARGS...]" also runs that benchmark in
 # the VM after the checks (bench/kernel_bench.sh); its output lines are
-# printed after the verdict.
+# printed after the verdict. Arguments that name files (--object X.o) are
+# copied in at the same paths.
 set -uo pipefail
 
 tm=$(realpath "${1:?usage: $0 TRAFFIC_METER [KERNEL...]}")
@@ -88,9 +89,18 @@ build_initramfs() {
 	if [[ -n ${TM_VM_BENCH:-} ]]; then
 		read -ra bench <<<"$TM_VM_BENCH"
 		copy_with_libs "$root" "$(realpath "${bench[0]}")"
-		mkdir -p "$root$(dirname "$(realpath "${bench[1]}")")"
-		cp "${bench[1]}" "$root$(realpath "${bench[1]}")"
-		echo "$(realpath "${bench[0]}") $(realpath "${bench[1]}") ${bench[*]:2}" >"$root/etc/tm_bench"
+		# Every argument that names a file (the empty program, and an
+		# --object / --base-object for an A/B) goes in at its own path.
+		line=$(realpath "${bench[0]}")
+		for arg in "${bench[@]:1}"; do
+			if [[ -f $arg ]]; then
+				arg=$(realpath "$arg")
+				mkdir -p "$root$(dirname "$arg")"
+				cp "$arg" "$root$arg"
+			fi
+			line+=" $arg"
+		done
+		echo "$line" >"$root/etc/tm_bench"
 	fi
 	for mod in drivers/net/veth net/sched/sch_ingress net/sched/cls_bpf; do
 		cp "$kroot/lib/modules/$kver/kernel/$mod.ko" "$root/modules/"
