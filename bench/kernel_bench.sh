@@ -17,7 +17,9 @@ shift || true
 ninja -C "$BUILDDIR" traffic_meter bench/dp_bench bpf/empty.bpf.o >/dev/null
 # 1,000 rules (--quick), IPv4, fewer repeats than on hardware: TCG is about
 # 20-50x slower. TM_DP_BENCH_ARGS replaces these (for instance
-# "--family 4 --max-rules 100000 --repeat 100000 --trials 5").
+# "--family 4 --max-rules 100000 --repeat 100000 --trials 5"; an A/B adds
+# "--object A.o --base-object B.o", and runs again with the two swapped:
+# the objects are copied into the VM).
 ARGS=${TM_DP_BENCH_ARGS:-"--quick --family 4 --repeat 100000 --trials 5"}
 echo "## This machine ($(uname -r)), dp_bench $ARGS"
 echo
