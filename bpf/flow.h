@@ -488,7 +488,10 @@ static __always_inline struct tm_flow_bucket *tm_bucket_of(const __u64 w[5], __u
 	__u32 idx;
 
 	h = tm_flow_hash(w);
-	idx = tm_flow_bucket_index(h, tm_flow_buckets);
+	if (tm_flow_bucket_shift_by)
+		idx = h >> tm_flow_bucket_shift_by;
+	else
+		idx = tm_flow_bucket_index(h, tm_flow_buckets);
 	*tag = tm_flow_tag(h);
 	return bpf_map_lookup_elem(&tm_flow_table, &idx);
 }

@@ -89,6 +89,10 @@ struct {
 
 const volatile __u32 tm_flow_buckets = TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS;
 const volatile __u32 tm_flow_pool_entries = TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS * TM_FLOW_SLOTS;
+/* tm_flow_bucket_shift(tm_flow_buckets), set at load with it (0, the
+ * multiply, fits any size); the verifier knows it and drops the branch
+ * the table's size does not take. */
+const volatile __u32 tm_flow_bucket_shift_by = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

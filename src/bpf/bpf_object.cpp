@@ -72,6 +72,7 @@ void match_flow_buckets(traffic_meter_bpf *skel)
 {
 	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
 	skel->rodata->tm_flow_pool_entries = bpf_map__max_entries(skel->maps.tm_flow_pool);
+	skel->rodata->tm_flow_bucket_shift_by = tm_flow_bucket_shift(skel->rodata->tm_flow_buckets);
 }
 
 } // namespace

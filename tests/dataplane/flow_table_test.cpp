@@ -237,6 +237,36 @@ TEST(FlowTableChurn, AnsweredFlowsFillEveryWayFromThePool)
 	EXPECT_EQ(used.size(), 128u);
 }
 
+// The program finds a flow's bucket by a shift when the table has 2^k
+// buckets and by a multiply otherwise (tm_flow_bucket_shift): either way
+// in the bucket the control plane computes (check_table), and a flow's two
+// directions find one entry. 30 buckets (120 flows) and 32 (128).
+class FlowTableSize : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(FlowTableSize, TheProgramPlacesFlowsWhereTheControlPlaneLooks)
+{
+	auto dp = std::make_unique<Dataplane>(
+		Dataplane::Options{.max_rules = 64, .max_flows = GetParam()});
+	ASSERT_EQ(MapSet::capacity(dp->maps().flow_table), GetParam() / 4);
+	dp->add({kA, kB});
+	constexpr uint32_t kFlows = 40;
+	for (uint32_t i = 0; i < kFlows; ++i) {
+		const uint16_t port = uint16_t(20000 + i);
+		for (auto [s, d, sp, dport] : {std::tuple{A, B, port, uint16_t(80)},
+					       std::tuple{B, A, uint16_t(80), port}})
+			ASSERT_EQ(dp->run({.frame = PacketBuilder().eth().ipv4(s, d).udp(sp, dport).build()}),
+				  kTcActUnspec);
+	}
+	EXPECT_EQ(dp->counters(kA), (Counters{.up_packets = kFlows, .up_bytes = 28u * kFlows,
+					      .down_packets = kFlows, .down_bytes = 28u * kFlows}));
+	EXPECT_EQ(dp->raw_stats().flow_insert_failed, 0u);
+	const auto used = check_table(dp->maps());
+	EXPECT_EQ(used.size(), dp->flow_count());
+	EXPECT_GE(used.size(), kFlows / 2) << "the flows are in the table";
+}
+
+INSTANTIATE_TEST_SUITE_P(Buckets, FlowTableSize, ::testing::Values(120u, 128u));
+
 // Reading a live table (resize): a bucket the data plane writes to between
 // the bulk read of the heads and entries and its check is read again on
 // its own, so each flow comes out once, as the table last had it. Two
