@@ -232,7 +232,7 @@ static inline __u32 tm_flow_bucket_index(__u64 hash, __u32 buckets)
 /*
  * For 2^k buckets, tm_flow_bucket_index() is the hash's top k bits: its
  * multiply by 2^k is a shift, so hash >> (64 - k) finds the same bucket
- * with one multiply fewer on the chain from the key to the bucket (2.7-3%
+ * with one multiply fewer on the chain from the key to the bucket (1.5-2.7%
  * of an established flow: docs/BENCHMARKS.md, "Stop 31"). The shift for a
  * table of `buckets`, or 0 when that is not a power of two (or is 1).
  */
