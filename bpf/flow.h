@@ -484,12 +484,14 @@ static __always_inline void tm_store_flow(struct tm_flow_bucket *b, __u32 tag, c
 /* The bucket and tag of the key whose words are w. */
 static __always_inline struct tm_flow_bucket *tm_bucket_of(const __u64 w[5], __u32 *tag)
 {
+	/* Read once: each read of a const volatile is a load in the JIT's code. */
+	__u32 shift = tm_flow_bucket_shift_by;
 	__u64 h;
 	__u32 idx;
 
 	h = tm_flow_hash(w);
-	if (tm_flow_bucket_shift_by)
-		idx = h >> tm_flow_bucket_shift_by;
+	if (shift)
+		idx = h >> shift;
 	else
 		idx = tm_flow_bucket_index(h, tm_flow_buckets);
 	*tag = tm_flow_tag(h);

@@ -238,13 +238,9 @@ static inline __u32 tm_flow_bucket_index(__u64 hash, __u32 buckets)
  */
 static inline __u32 tm_flow_bucket_shift(__u32 buckets)
 {
-	__u32 k = 0;
-
 	if (buckets < 2 || (buckets & (buckets - 1)))
 		return 0;
-	while ((1u << k) < buckets)
-		k++;
-	return 64 - k;
+	return 64 - (__u32)__builtin_ctz(buckets);
 }
 
 static inline __u32 tm_flow_tag(__u64 hash) { return (__u32)hash | 1; }
