@@ -41,7 +41,7 @@ static __always_inline int tm_add(struct tm_scratch *s, const struct tm_rule_ref
 
 	if (!ref->serial)
 		return 0;
-	s->u32key = ref->slot;
+	s->u32key = s->cpu_base + ref->slot;
 	c = bpf_map_lookup_elem(&tm_counters, &s->u32key);
 	if (!c || c->serial != ref->serial)
 		return 0;

@@ -44,9 +44,17 @@ struct {
 	__type(value, struct tm_rule_slot);
 } tm_rule_slots SEC(".maps");
 
+/*
+ * A rule's counters on each CPU, CPU-major: [cpu * tm_counter_stride +
+ * slot]. A plain array, not a per-CPU one: its lookup is an index and an
+ * add, where a per-CPU array's loads the slot's per-CPU pointer first, a
+ * load more on the chain hash -> bucket -> entry -> counters (2-3% of an
+ * established flow, docs/BENCHMARKS.md "Stop 32"). Rows are far apart: no
+ * two CPUs share a cache line but at a row's end.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TM_DEFAULT_MAX_RULES); /* set at load */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TM_DEFAULT_MAX_RULES); /* rules x possible CPUs, set at load */
 	__type(key, __u32);
 	__type(value, struct tm_counters);
 } tm_counters SEC(".maps");
@@ -93,6 +101,9 @@ const volatile __u32 tm_flow_pool_entries = TM_DEFAULT_MAX_FLOWS / TM_FLOW_WAYS 
  * multiply, fits any size); the verifier knows it and drops the branch
  * the table's size does not take. */
 const volatile __u32 tm_flow_bucket_shift_by = 0;
+/* Rule capacity, set at load: a rule's counters on CPU c are entry
+ * c * tm_counter_stride + slot of tm_counters. */
+const volatile __u32 tm_counter_stride = TM_DEFAULT_MAX_RULES;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -505,6 +505,7 @@ struct tm_scratch {
 	struct tm_lpm_v4_key k4;
 	struct tm_rule_ref ref[2];
 	__u32 u32key;
+	__u32 cpu_base; /* this CPU's first entry in tm_counters */
 	__s32 way; /* tm_opaque_way(): a way's index, stored and read back */
 };
 

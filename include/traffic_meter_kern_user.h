@@ -15,7 +15,7 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
-#define TM_ABI_VERSION 5
+#define TM_ABI_VERSION 6
 
 #define TM_DEFAULT_MAX_RULES 65536
 #define TM_DEFAULT_MAX_FLOWS 262144
@@ -78,7 +78,8 @@ struct tm_rule_slot {
 	__u64 adjust[4];
 };
 
-/* tm_counters[slot], per CPU; readers sum the CPUs. */
+/* tm_counters[cpu * rule capacity + slot]: a rule's counters on one CPU
+ * (a plain array, CPU-major, since ABI 6); readers sum the CPUs. */
 struct tm_counters {
 	__u32 serial;
 	__u32 pad;

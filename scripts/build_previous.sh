@@ -4,7 +4,8 @@
 # path. RELEASE names the file under tests/cli/ that holds its commit:
 # previous_release (the last release with ABI 1, the default),
 # previous_release_abi2 (the last with ABI 2), previous_release_abi3 (the
-# last with ABI 3) or previous_release_abi4 (the last with ABI 4).
+# last with ABI 3), previous_release_abi4 (the last with ABI 4) or
+# previous_release_abi5 (the last with ABI 5).
 #   scripts/build_previous.sh DIR [RELEASE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -23,14 +23,15 @@ if ! meson setup "$build" >/dev/null || ! ninja -C "$build"; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-# The earlier releases (ABI 1, 2, 3 and 4) whose state the upgrade tests
+# The earlier releases (ABI 1 to 5) whose state the upgrade tests
 # carry over (built from this clone's history; a failure shows in those
 # tests).
 TM_PREVIOUS_BIN=$(scripts/build_previous.sh "$root/$build/previous") || TM_PREVIOUS_BIN=
 TM_ABI2_BIN=$(scripts/build_previous.sh "$root/$build/previous_abi2" previous_release_abi2) || TM_ABI2_BIN=
 TM_ABI3_BIN=$(scripts/build_previous.sh "$root/$build/previous_abi3" previous_release_abi3) || TM_ABI3_BIN=
 TM_ABI4_BIN=$(scripts/build_previous.sh "$root/$build/previous_abi4" previous_release_abi4) || TM_ABI4_BIN=
-export TM_PREVIOUS_BIN TM_ABI2_BIN TM_ABI3_BIN TM_ABI4_BIN
+TM_ABI5_BIN=$(scripts/build_previous.sh "$root/$build/previous_abi5" previous_release_abi5) || TM_ABI5_BIN=
+export TM_PREVIOUS_BIN TM_ABI2_BIN TM_ABI3_BIN TM_ABI4_BIN TM_ABI5_BIN
 
 passed=0 failed=0
 not_passed=()

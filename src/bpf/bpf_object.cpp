@@ -16,6 +16,7 @@
 
 #include "bpf/kernel_features.h"
 #include "bpf/libbpf_log.h"
+#include "bpf/counter_table.h"
 #include "traffic_meter.skel.h"
 #include "util/error.h"
 
@@ -64,15 +65,17 @@ Fd dup_fd(int fd)
 	return out;
 }
 
-// The program's bucket and pool entry counts (constants in .rodata), from
-// the flow table it will use: created at its set size, or reused (libbpf
-// then takes the pinned maps' sizes). A bucket index past the table's end
-// finds no bucket, and every packet would look new.
-void match_flow_buckets(traffic_meter_bpf *skel)
+// The program's bucket and pool entry counts and its counters' stride
+// (constants in .rodata), from the maps it will use: created at their set
+// sizes, or reused (libbpf then takes the pinned maps' sizes). A bucket
+// index past the table's end finds no bucket, and every packet would look
+// new; a stride that is not the counters' row would add to another rule.
+void match_map_sizes(traffic_meter_bpf *skel)
 {
 	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
 	skel->rodata->tm_flow_pool_entries = bpf_map__max_entries(skel->maps.tm_flow_pool);
 	skel->rodata->tm_flow_bucket_shift_by = tm_flow_bucket_shift(skel->rodata->tm_flow_buckets);
+	skel->rodata->tm_counter_stride = bpf_map__max_entries(skel->maps.tm_counters) / possible_cpus();
 }
 
 } // namespace
@@ -153,12 +156,13 @@ void BpfObject::reuse(std::string_view name, const Fd &map)
 void size_skeleton(traffic_meter_bpf *skel, const Capacities &c)
 {
 	auto &m = skel->maps;
-	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots, m.tm_counters})
+	for (bpf_map *map : {m.tm_rules_v4, m.tm_rules_v6, m.tm_rule_slots})
 		bpf_map__set_max_entries(map, c.rules);
+	bpf_map__set_max_entries(m.tm_counters, CounterTable::entries_for(c.rules, possible_cpus()));
 	bpf_map__set_max_entries(m.tm_flow_table, flow_buckets(c.flows));
 	bpf_map__set_max_entries(m.tm_flow_pool,
 				 flow_pool_entries(flow_buckets(c.flows), possible_cpus()));
-	match_flow_buckets(skel); // for callers that load the skeleton themselves
+	match_map_sizes(skel); // for callers that load the skeleton themselves
 }
 
 void BpfObject::set_capacities(const Capacities &c) { size_skeleton(skel_.get(), c); }
@@ -167,8 +171,8 @@ void BpfObject::load(bool verbose)
 {
 	LibbpfLogCapture log;
 	build_ = entry_build_for_this_kernel();
-	// After every reuse: a reused flow table brings its own size.
-	match_flow_buckets(skel_.get());
+	// After every reuse: reused maps bring their own sizes.
+	match_map_sizes(skel_.get());
 	for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
 		for (bool egress : {false, true})
 			for (bool l3 : {false, true})

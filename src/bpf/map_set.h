@@ -60,9 +60,9 @@ struct MapSet {
 	}};
 	// The flow table's maps: a resize that keeps the flow capacity reuses them.
 	static bool is_flow_map(std::string_view name) { return name.starts_with("tm_flow_"); }
-	// The first ABI with this layout of the flow table (the pool), and the
-	// first with tm_roles.
-	static constexpr uint32_t kPooledFlowsAbi = 4, kRolesAbi = 5;
+	// The first ABI with this layout of the flow table (the pool), the
+	// first with tm_roles, and the first with CPU-major counters.
+	static constexpr uint32_t kPooledFlowsAbi = 4, kRolesAbi = 5, kCpuMajorCountersAbi = 6;
 	// Whether the state of an ABI has the sized map of e (open_pinned).
 	static bool in_abi(const Entry &e, uint32_t abi);
 	// ABI 2's flow tables (LRU hashes of tm_flow_key to tm_flow_value) in

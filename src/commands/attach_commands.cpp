@@ -155,6 +155,7 @@ int cmd_purge(const Context &ctx, bool force)
 	case StateKind::kV2:
 	case StateKind::kV3:
 	case StateKind::kV4:
+	case StateKind::kV5:
 	case StateKind::kCurrent: {
 		State state = upgradable_abi(kind)
 				      ? State::open_older(ctx.pin_dir, upgradable_abi(kind), std::move(lock),

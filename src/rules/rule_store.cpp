@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "bpf/map_io.h"
+#include "bpf/counter_table.h"
 #include "util/error.h"
 
 namespace tmeter {
@@ -246,10 +247,9 @@ std::vector<RuleCounters> RuleStore::counters(Figures figures) const
 	std::vector<Totals> totals(snap.slots.size());
 	for (size_t i = 0; i < snap.slots.size(); ++i)
 		row_of[snap.slots[i].first] = uint32_t(i);
-	const unsigned cpus = possible_cpus();
-	read_array_chunks(maps_.counters, cpus * sizeof(tm_counters), limit,
-			  [&](uint32_t first, const uint8_t *values, uint32_t count) {
-				  auto *v = reinterpret_cast<const tm_counters *>(values);
+	const CounterTable table(maps_.counters);
+	const unsigned cpus = table.cpus();
+	table.read_chunks(limit, [&](uint32_t first, const tm_counters *v, uint32_t count) {
 				  for (uint32_t i = 0; i < count; ++i) {
 					  if (row_of[first + i] == kNoRow)
 						  continue;

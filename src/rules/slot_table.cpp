@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "bpf/map_io.h"
+#include "bpf/counter_table.h"
 #include "util/error.h"
 
 namespace tmeter {
@@ -68,9 +69,10 @@ void write_slots(const MapSet &maps, std::span<const uint32_t> slots,
 
 namespace {
 
-std::vector<tm_counters> read_counters(const MapSet &maps, const std::vector<uint32_t> &slots,
-				       unsigned cpus)
+std::vector<tm_counters> read_counters(const CounterTable &table,
+				       const std::vector<uint32_t> &slots)
 {
+	const unsigned cpus = table.cpus();
 	std::vector<tm_counters> vals(slots.size() * cpus);
 	if (slots.empty())
 		return vals;
@@ -81,15 +83,12 @@ std::vector<tm_counters> read_counters(const MapSet &maps, const std::vector<uin
 	const uint64_t span = uint64_t(*hi) - *lo + 1;
 	if (slots.size() >= 64 && span <= 2 * slots.size()) {
 		std::vector<tm_counters> range(span * cpus);
-		read_array_range(maps.counters, cpus * sizeof(tm_counters), *lo, uint32_t(span),
-				 reinterpret_cast<uint8_t *>(range.data()));
+		table.read_range(*lo, uint32_t(span), range.data());
 		for (size_t i = 0; i < slots.size(); ++i)
 			std::copy_n(&range[(slots[i] - *lo) * size_t(cpus)], cpus, &vals[i * cpus]);
 		return vals;
 	}
-	for (size_t i = 0; i < slots.size(); ++i)
-		if (bpf_map_lookup_elem(maps.counters.get(), &slots[i], &vals[i * cpus]))
-			fail_errno("cannot read counters", errno);
+	table.read(slots, vals.data());
 	return vals;
 }
 
@@ -109,8 +108,9 @@ Totals sum(const tm_counters *per_cpu, unsigned cpus)
 
 std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t> &slots)
 {
-	const unsigned cpus = possible_cpus();
-	auto vals = read_counters(maps, slots, cpus);
+	const CounterTable table(maps.counters);
+	const unsigned cpus = table.cpus();
+	auto vals = read_counters(table, slots);
 	std::vector<Totals> out(slots.size());
 	for (size_t i = 0; i < slots.size(); ++i)
 		out[i] = sum(&vals[i * cpus], cpus);
@@ -120,7 +120,8 @@ std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t>
 std::vector<Totals> claim_counters(const MapSet &maps, std::span<const uint32_t> slots,
 				   std::span<const uint32_t> serials, uint32_t slots_used)
 {
-	const unsigned cpus = possible_cpus();
+	const CounterTable table(maps.counters);
+	const unsigned cpus = table.cpus();
 	// Counters of a slot never used are zero: no serial was ever set for
 	// the data plane to add under. Only the others are read.
 	std::vector<uint32_t> used;
@@ -129,7 +130,7 @@ std::vector<Totals> claim_counters(const MapSet &maps, std::span<const uint32_t>
 		if (slots[i] < slots_used)
 			used.push_back(slots[i]), used_at.push_back(i);
 	std::vector<tm_counters> vals(slots.size() * cpus);
-	auto read = read_counters(maps, used, cpus);
+	auto read = read_counters(table, used);
 	for (size_t j = 0; j < used.size(); ++j)
 		std::copy_n(&read[j * cpus], cpus, &vals[used_at[j] * cpus]);
 	std::vector<Totals> kept(slots.size());
@@ -138,8 +139,7 @@ std::vector<Totals> claim_counters(const MapSet &maps, std::span<const uint32_t>
 			vals[i * cpus + cpu].serial = serials[i];
 		kept[i] = sum(&vals[i * cpus], cpus);
 	}
-	write_array(maps.counters, slots, reinterpret_cast<const uint8_t *>(vals.data()),
-		    cpus * sizeof(tm_counters));
+	table.write(slots, vals.data());
 	return kept;
 }
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "bpf/counter_table.h"
 #include "bpf/map_set.h"
 #include "util/error.h"
 
@@ -46,6 +47,7 @@ uint64_t map_memory_bytes(const Capacities &c, unsigned cpus)
 
 void check_capacities_fit(const Capacities &c)
 {
+	CounterTable::entries_for(c.rules, possible_cpus()); // a usage Error if they cannot
 	const uint64_t need = map_memory_bytes(c, possible_cpus()), have = mem_available_bytes();
 	if (need > have)
 		fail_runtime(fmt::format("--max-rules {} and --max-flows {} would need about {} MiB "

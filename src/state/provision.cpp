@@ -31,7 +31,8 @@ Provisioned provision_state(const std::filesystem::path &pin_dir, const Capaciti
 		return {migrate_v1(pin_dir, opts, std::move(lock)), std::nullopt, false, 1};
 	case StateKind::kV2:
 	case StateKind::kV3:
-	case StateKind::kV4: {
+	case StateKind::kV4:
+	case StateKind::kV5: {
 		State state = State::open_older(pin_dir, upgradable_abi(kind), std::move(lock));
 		std::optional<BpfObject> obj = upgrade_older_abi(state, opts);
 		return {std::move(state), std::move(obj), false, upgradable_abi(kind)};

@@ -148,7 +148,7 @@ void finish(State &state, const MapSet &fresh, uint32_t gen)
 	cfg.resize_gen = 0;
 	cfg.max_rules = MapSet::capacity(fresh.rule_slots);
 	cfg.max_flows = flow_capacity(MapSet::capacity(fresh.flow_table));
-	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2, 3 or 4 commits here too
+	cfg.abi_version = TM_ABI_VERSION; // an upgrade from ABI 2 to 5 commits here too
 	if (MapSet::id(old.rule_slots) != MapSet::id(fresh.rule_slots)) {
 		// copy_to put the rules in slots 0..n-1.
 		const auto n = uint32_t(RuleStore(fresh).rules().size());
@@ -173,13 +173,14 @@ BpfObject load_object(const ObjectOptions &opts, const Capacities &caps)
 BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &opts)
 {
 	tm_config cfg = state.config();
-	// An upgrade from ABI 2 or 3 is a resize whose new flow table has
-	// another layout: the rule maps stay, the flows are carried over. ABI
-	// 4 has this flow table: an upgrade from it only adds tm_roles, which
+	// An upgrade is a resize to the same capacities. From ABI 2 or 3 the
+	// new flow table has another layout: the flows are carried over. Before
+	// ABI 6 tm_counters was a per-CPU array: the rule maps are new too, and
+	// the rules' counts are carried (finish). ABI 4 has no tm_roles, which
 	// every resize builds.
 	const bool upgrade = cfg.abi_version != TM_ABI_VERSION;
 	const CapacityChange change = capacity_change(cfg, target);
-	const bool rules = change.rules,
+	const bool rules = change.rules || (upgrade && cfg.abi_version < MapSet::kCpuMajorCountersAbi),
 		   flows = change.flows || (upgrade && cfg.abi_version < MapSet::kPooledFlowsAbi);
 	const uint32_t gen = cfg.maps_gen + 1;
 	if (rules) {

@@ -23,9 +23,10 @@ struct ObjectOptions {
 // on the new maps (what `load` attaches its interface with).
 BpfObject resize_state(State &state, const Capacities &target, const ObjectOptions &obj);
 
-// The upgrade of ABI 2, 3 or 4 state (opened with State::open_older): a
+// The upgrade of ABI 2 to 5 state (opened with State::open_older): a
 // resize to the same capacities that builds this ABI's flow table from the
-// old one (ABI 2, 3) and tm_roles from tm_ifaces (every resize does), and
+// old one (ABI 2, 3), new rule maps with CPU-major counters (the old
+// per-CPU counts carried) and tm_roles from tm_ifaces (every resize does), and
 // commits abi_version with maps_gen, so a kill at any moment
 // leaves the old state (upgraded again by the next load) or this ABI's.
 // Returns the object loaded on the new maps, if it loaded one (none when

@@ -98,6 +98,8 @@ StateKind probe_state(const std::filesystem::path &pin_dir)
 		return StateKind::kV3;
 	if (cfg.abi_version == 4)
 		return StateKind::kV4;
+	if (cfg.abi_version == 5)
+		return StateKind::kV5;
 	if (cfg.abi_version != TM_ABI_VERSION)
 		fail_runtime(fmt::format("the state at {} was made by a newer traffic_meter (ABI {}; "
 					 "this one has ABI {}): use that one, or `purge` with it first",
@@ -138,6 +140,7 @@ State State::open(const std::filesystem::path &pin_dir, Access access,
 	case StateKind::kV2:
 	case StateKind::kV3:
 	case StateKind::kV4:
+	case StateKind::kV5:
 		fail_runtime(fmt::format("the state at {} was made by an older traffic_meter (ABI {}); "
 					 "run `traffic_meter load --dev IF` once to carry its rules and "
 					 "counters over",

@@ -22,12 +22,24 @@ enum class StateKind {
 		  // counters and flows
 	kV3,	  // ABI 3 (flow entries inside the buckets): upgraded like ABI 2
 	kV4,	  // ABI 4 (no tm_roles): upgraded like ABI 2, its flow table kept
+	kV5,	  // ABI 5 (per-CPU tm_counters): upgraded like ABI 4
 };
 
-// The ABI of a state `load` upgrades with a resize (kV2, kV3, kV4); 0 for others.
+// The ABI of a state `load` upgrades with a resize (kV2 to kV5); 0 for others.
 constexpr uint32_t upgradable_abi(StateKind k)
 {
-	return k == StateKind::kV2 ? 2 : k == StateKind::kV3 ? 3 : k == StateKind::kV4 ? 4 : 0;
+	switch (k) {
+	case StateKind::kV2:
+		return 2;
+	case StateKind::kV3:
+		return 3;
+	case StateKind::kV4:
+		return 4;
+	case StateKind::kV5:
+		return 5;
+	default:
+		return 0;
+	}
 }
 StateKind probe_state(const std::filesystem::path &pin_dir);
 
@@ -48,7 +60,7 @@ public:
 	static State create(const std::filesystem::path &pin_dir, const BpfObject &obj,
 			    const PinDirSetup &setup, StateLock lock);
 
-	// ABI 2, 3 or 4 state (upgradable_abi), for its upgrade or purge: its flows
+	// ABI 2 to 5 state (upgradable_abi), for its upgrade or purge: its flows
 	// are in maps of its own layout (MapSet::open_pinned says which it
 	// opens). Under the lock, checked and recovered like open().
 	static State open_older(const std::filesystem::path &pin_dir, uint32_t abi, StateLock lock,

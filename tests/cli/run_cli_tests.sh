@@ -1361,7 +1361,7 @@ test_migrate_from_previous_abi() {
 	n=$(nsenter --net="/run/netns/$A" tc filter show dev a0 ingress | grep -c "bpf.*handle")
 	expect_eq "one filter on a0 ingress (the old one replaced)" "$n" 1
 	tm_ok status
-	expect_contains "status after the upgrade" "$OUT" "(ABI 5)"
+	expect_contains "status after the upgrade" "$OUT" "(ABI 6)"
 	tm_ok purge
 }
 
@@ -1444,7 +1444,7 @@ upgrade_keeps_flow() {
 	tm_ok status --json
 	local got
 	got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["abi_version"], d["flows"]["capacity"], len(d["interfaces"]))')
-	expect_eq "ABI 5, the flow capacity kept, a0 attached" "$got" "5 262144 1"
+	expect_eq "ABI 6, the flow capacity kept, a0 attached" "$got" "6 262144 1"
 	[ -z "$(find "$PIN" -name 'tm_flows*')" ] || fail "ABI 2's flow tables left: $(find "$PIN" -name 'tm_flows*')"
 	expect_eq "one set of sized maps left, with the pool" "$(find "$PIN" -name 'tm_flow_pool' | wc -l) $(find "$PIN" -maxdepth 1 -name 'maps*' | wc -l)" "1 1"
 	local n
@@ -1459,6 +1459,10 @@ test_upgrade_from_abi2() { upgrade_keeps_flow "${TM_ABI2_BIN:-}" 2; }
 test_upgrade_from_abi3() { upgrade_keeps_flow "${TM_ABI3_BIN:-}" 3; }
 
 test_upgrade_from_abi4() { upgrade_keeps_flow "${TM_ABI4_BIN:-}" 4; }
+
+# ABI 5's tm_counters is a per-CPU array; ABI 6's is CPU-major: the upgrade
+# builds new rule maps and carries each rule's counts, read from the old one.
+test_upgrade_from_abi5() { upgrade_keeps_flow "${TM_ABI5_BIN:-}" 5; }
 
 # ABI 5's egress hook reads an interface's role from tm_roles, which the
 # upgrade from ABI 4 builds from tm_ifaces: a packet A routes from C (a1,
@@ -1482,9 +1486,9 @@ test_upgrade_from_abi4_keeps_roles() {
 	tm_ok load --dev a0
 	expect_contains "load says it migrated" "$OUT" "migrated the state at $PIN from ABI 4"
 	ping_n "$C" 198.18.0.2 3 100 || fail "ping through A"
-	expect_eq "ABI 5: each forwarded packet once" "$(counters 198.18.1.2/32)" "640 5 640 5"
+	expect_eq "ABI 6: each forwarded packet once" "$(counters 198.18.1.2/32)" "640 5 640 5"
 	tm_ok status --json
-	expect_eq "ABI 5" "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["abi_version"])')" 5
+	expect_eq "ABI 6" "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["abi_version"])')" 6
 	tm_ok purge
 	[ ! -e "$PIN" ] || fail "purge left $PIN"
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bpf/bpf_object.h"
+#include "bpf/counter_table.h"
 #include "bpf/flow_table.h"
 #include "traffic_meter_kern_user.h"
 #include "rules/rule_store.h"
@@ -96,13 +97,15 @@ void Dataplane::reset()
 	const tmeter::FlowTableImage empty(tmeter::flow_buckets(options_.max_flows));
 	tmeter::write_flow_table(maps_, empty);
 	const unsigned cpus = possible_cpus();
-	std::vector<tm_counters> zero_counters(cpus);
 	tm_rule_slot free_slot{};
+	std::vector<uint32_t> slots(options_.max_rules);
 	for (uint32_t slot = 0; slot < options_.max_rules; ++slot) {
-		if (bpf_map_update_elem(maps_.rule_slots.get(), &slot, &free_slot, BPF_ANY) ||
-		    bpf_map_update_elem(maps_.counters.get(), &slot, zero_counters.data(), BPF_ANY))
+		slots[slot] = slot;
+		if (bpf_map_update_elem(maps_.rule_slots.get(), &slot, &free_slot, BPF_ANY))
 			fail("clear rule slot", errno);
 	}
+	const std::vector<tm_counters> zero_counters(slots.size() * cpus);
+	tmeter::CounterTable(maps_.counters).write(slots, zero_counters.data());
 	std::vector<tm_percpu> zero_cpu(cpus);
 	uint32_t zero = 0;
 	if (bpf_map_update_elem(maps_.percpu.get(), &zero, zero_cpu.data(), BPF_ANY))
