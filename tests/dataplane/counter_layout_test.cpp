@@ -15,21 +15,10 @@
 namespace tmeter::dptest {
 namespace {
 
-std::vector<int> two_cpus()
-{
-	cpu_set_t set;
-	std::vector<int> cpus;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu)
-			if (CPU_ISSET(cpu, &set))
-				cpus.push_back(cpu);
-	return cpus;
-}
-
 TEST(CounterLayout, EachCpuAddsToItsOwnRow)
 {
 	constexpr uint32_t kRules = 64;
-	const auto cpus = two_cpus();
+	const auto cpus = allowed_cpus(2);
 	ASSERT_EQ(cpus.size(), 2u) << "this case needs two CPUs";
 	cpu_set_t saved;
 	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -210,5 +211,16 @@ Stats Dataplane::stats() const
 size_t Dataplane::flow_count() const { return maps_.count_flows(); }
 
 size_t Dataplane::two_way_flow_count() const { return maps_.count_flows(true); }
+
+std::vector<int> allowed_cpus(size_t at_most)
+{
+	cpu_set_t set;
+	std::vector<int> cpus;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < at_most; ++cpu)
+			if (CPU_ISSET(cpu, &set))
+				cpus.push_back(cpu);
+	return cpus;
+}
 
 } // namespace tmeter::dptest

@@ -68,4 +68,8 @@ private:
 	EntryBuild build_ = EntryBuild::kFast;
 };
 
+// The first at_most CPUs this thread may run on, in order: BPF_PROG_TEST_RUN
+// runs the program on the caller's CPU, so a test pins itself to each.
+std::vector<int> allowed_cpus(size_t at_most = SIZE_MAX);
+
 } // namespace tmeter::dptest

@@ -308,17 +308,10 @@ private:
 	std::vector<Sent> frag_history_;
 };
 
-std::vector<int> allowed_cpus()
+// Read once, before the sequences pin the thread to one CPU at a time.
+const std::vector<int> &all_cpus()
 {
-	static const std::vector<int> cpus = [] {
-		cpu_set_t set;
-		std::vector<int> out;
-		if (sched_getaffinity(0, sizeof(set), &set) == 0)
-			for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-				if (CPU_ISSET(cpu, &set))
-					out.push_back(cpu);
-		return out;
-	}();
+	static const std::vector<int> cpus = allowed_cpus();
 	return cpus;
 }
 
@@ -366,7 +359,7 @@ bool run_sequence(uint64_t seed, size_t packets, size_t max_rules, Coverage *cov
 	dp.reset();
 	ReferenceModel model;
 	Generator gen(seed);
-	const std::vector<int> cpus = allowed_cpus();
+	const std::vector<int> &cpus = all_cpus();
 	dp.attach(kAttachedIfindex);
 	model.attach(kAttachedIfindex);
 	auto rules = gen.rule_set(max_rules);
@@ -428,7 +421,7 @@ TEST(Differential, RandomSequencesMatchModel)
 		// fourth sequence up to 48 overlapping prefixes.
 		if (!run_sequence(seed, kPackets, seed % 4 ? 12 : 48, &cov))
 			++failures;
-	const auto cpus = allowed_cpus();
+	const auto &cpus = all_cpus();
 	cpu_set_t all;
 	CPU_ZERO(&all);
 	for (int cpu : cpus)

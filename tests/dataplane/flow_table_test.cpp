@@ -24,17 +24,6 @@ using namespace tcpflag;
 const Addr A = ip("198.18.0.10"), B = ip("198.19.1.1"), C = ip("198.19.2.2");
 const Prefix kA = prefix("198.18.0.10/32"), kB = prefix("198.19.1.1/32");
 
-std::vector<int> two_cpus()
-{
-	cpu_set_t set;
-	std::vector<int> cpus;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu)
-			if (CPU_ISSET(cpu, &set))
-				cpus.push_back(cpu);
-	return cpus;
-}
-
 // What every way of the table says, checked against the pool: a way with
 // a flow has an entry, whose key hashes to that bucket and tag; no entry
 // belongs to two ways; and every entry the allocator handed out is either
@@ -84,7 +73,7 @@ class FlowTable : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		cpus_ = two_cpus();
+		cpus_ = allowed_cpus(2);
 		ASSERT_EQ(cpus_.size(), 2u) << "these cases need two CPUs";
 		ASSERT_EQ(sched_getaffinity(0, sizeof(saved_), &saved_), 0);
 		dp_ = &Dataplane::shared();
@@ -210,7 +199,7 @@ TEST(FlowTableChurn, OneWayChurnKeepsTwoWayFlows)
 // reserves) never runs out. 32 buckets: 128 two-way and 64 one-way ways.
 TEST(FlowTableChurn, AnsweredFlowsFillEveryWayFromThePool)
 {
-	const auto cpus = two_cpus();
+	const auto cpus = allowed_cpus(2);
 	ASSERT_EQ(cpus.size(), 2u) << "this case needs two CPUs";
 	cpu_set_t saved;
 	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
