@@ -14,9 +14,9 @@
 
 #include <fmt/format.h>
 
+#include "bpf/counter_table.h"
 #include "bpf/kernel_features.h"
 #include "bpf/libbpf_log.h"
-#include "bpf/counter_table.h"
 #include "traffic_meter.skel.h"
 #include "util/error.h"
 

@@ -17,7 +17,6 @@
 
 #include <fmt/format.h>
 
-#include "bpf/map_io.h"
 #include "bpf/counter_table.h"
 #include "util/error.h"
 
@@ -250,19 +249,19 @@ std::vector<RuleCounters> RuleStore::counters(Figures figures) const
 	const CounterTable table(maps_.counters);
 	const unsigned cpus = table.cpus();
 	table.read_chunks(limit, [&](uint32_t first, const tm_counters *v, uint32_t count) {
-				  for (uint32_t i = 0; i < count; ++i) {
-					  if (row_of[first + i] == kNoRow)
-						  continue;
-					  Totals &t = totals[row_of[first + i]];
-					  for (unsigned cpu = 0; cpu < cpus; ++cpu) {
-						  const tm_counters &c = v[i * cpus + cpu];
-						  t.up_packets += c.up_packets;
-						  t.up_bytes += c.up_bytes;
-						  t.down_packets += c.down_packets;
-						  t.down_bytes += c.down_bytes;
-					  }
-				  }
-			  });
+		for (uint32_t i = 0; i < count; ++i) {
+			if (row_of[first + i] == kNoRow)
+				continue;
+			Totals &t = totals[row_of[first + i]];
+			for (unsigned cpu = 0; cpu < cpus; ++cpu) {
+				const tm_counters &c = v[i * cpus + cpu];
+				t.up_packets += c.up_packets;
+				t.up_bytes += c.up_bytes;
+				t.down_packets += c.down_packets;
+				t.down_bytes += c.down_bytes;
+			}
+		}
+	});
 	std::vector<RuleCounters> out(snap.slots.size());
 	for (size_t i = 0; i < snap.slots.size(); ++i) {
 		const tm_rule_slot &s = snap.slots[i].second;

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "bpf/map_io.h"
 #include "bpf/counter_table.h"
+#include "bpf/map_io.h"
 #include "util/error.h"
 
 namespace tmeter {
