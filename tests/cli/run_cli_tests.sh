@@ -183,6 +183,13 @@ test_usage_errors() {
 	expect_error 2 "--sort" show --sort sideways
 	expect_error 2 "--max-rules" load --dev lo --max-rules 0
 	expect_error 2 "--max-rules" load --dev lo --max-rules lots
+	# The counters hold a row of --max-rules entries for each possible CPU,
+	# in one map of at most 2^32 - 1 entries.
+	local cpus
+	cpus=$(awk -F, '{for (i = 1; i <= NF; i++) {n = split($i, r, "-"); c += n == 2 ? r[2] - r[1] + 1 : 1}} END {print c}' /sys/devices/system/cpu/possible)
+	[ "$cpus" -ge 2 ] || fail "this case needs two possible CPUs, not $cpus"
+	expect_error 2 "--max-rules 4294967295 is too large for $cpus CPUs: the counters hold at most $((4294967295 / cpus)) rules" \
+		load --dev lo --max-rules 4294967295
 	expect_error 2 "exactly one of --dev IF or --all" unload
 	expect_error 2 "--all" unload --dev lo --all
 	expect_error 2 "cannot read $WORK/nope.json" import --file "$WORK/nope.json"
