@@ -145,7 +145,7 @@ int cmd_apply(const Context &ctx, const ApplyArgs &args)
 
 	if (args.dry_run) {
 		std::optional<State> state;
-		if (probe_state(ctx.pin_dir) != StateKind::kNone)
+		if (probe_state(ctx.pin_dir).kind != StateKind::kNone)
 			state.emplace(State::open(ctx.pin_dir, Access::kRead));
 		Plan plan = plan_for(cfg, links, state ? &*state : nullptr);
 		if (plan.empty())
@@ -154,7 +154,7 @@ int cmd_apply(const Context &ctx, const ApplyArgs &args)
 		return kExitOk;
 	}
 
-	Plan plan = plan_for(cfg, links, probe_state(ctx.pin_dir) == StateKind::kCurrent
+	Plan plan = plan_for(cfg, links, probe_state(ctx.pin_dir).kind == StateKind::kCurrent
 						? &static_cast<const State &>(State::open(ctx.pin_dir, Access::kRead))
 						: nullptr);
 	if (plan.resize)

@@ -143,8 +143,8 @@ int cmd_purge(const Context &ctx, bool force)
 		return kExitOk;
 	}
 	StateLock lock(ctx.pin_dir);
-	const StateKind kind = probe_state(ctx.pin_dir);
-	switch (kind) {
+	const StateProbe probe = probe_state(ctx.pin_dir);
+	switch (probe.kind) {
 	case StateKind::kNone:
 		fmt::print("nothing to purge at {}: no traffic_meter state there\n",
 			   ctx.pin_dir.string());
@@ -152,14 +152,10 @@ int cmd_purge(const Context &ctx, bool force)
 	case StateKind::kV1:
 		purge_v1(ctx.pin_dir);
 		break;
-	case StateKind::kV2:
-	case StateKind::kV3:
-	case StateKind::kV4:
-	case StateKind::kV5:
+	case StateKind::kOlder:
 	case StateKind::kCurrent: {
-		State state = upgradable_abi(kind)
-				      ? State::open_older(ctx.pin_dir, upgradable_abi(kind), std::move(lock),
-							  force)
+		State state = probe.kind == StateKind::kOlder
+				      ? State::open_older(ctx.pin_dir, probe.abi, std::move(lock), force)
 				      : State::open(ctx.pin_dir, Access::kWrite, std::move(lock), force);
 		// --force: the state of a namespace that is gone; its interfaces
 		// and their hooks went with it.

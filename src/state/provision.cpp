@@ -10,8 +10,8 @@ Provisioned provision_state(const std::filesystem::path &pin_dir, const Capaciti
 			    const ObjectOptions &opts, StateLock lock)
 {
 	refuse_throwaway_mount(pin_dir);
-	const StateKind kind = probe_state(pin_dir);
-	switch (kind) {
+	const StateProbe probe = probe_state(pin_dir);
+	switch (probe.kind) {
 	case StateKind::kNone: {
 		check_capacities_fit(caps);
 		PinDirSetup setup = prepare_pin_dir(pin_dir);
@@ -29,13 +29,10 @@ Provisioned provision_state(const std::filesystem::path &pin_dir, const Capaciti
 	}
 	case StateKind::kV1:
 		return {migrate_v1(pin_dir, opts, std::move(lock)), std::nullopt, false, 1};
-	case StateKind::kV2:
-	case StateKind::kV3:
-	case StateKind::kV4:
-	case StateKind::kV5: {
-		State state = State::open_older(pin_dir, upgradable_abi(kind), std::move(lock));
+	case StateKind::kOlder: {
+		State state = State::open_older(pin_dir, probe.abi, std::move(lock));
 		std::optional<BpfObject> obj = upgrade_older_abi(state, opts);
-		return {std::move(state), std::move(obj), false, upgradable_abi(kind)};
+		return {std::move(state), std::move(obj), false, probe.abi};
 	}
 	case StateKind::kCurrent:
 		break;

@@ -66,13 +66,13 @@ void remove_links_dir(const std::filesystem::path &dir)
 
 } // namespace
 
-StateKind probe_state(const std::filesystem::path &pin_dir)
+StateProbe probe_state(const std::filesystem::path &pin_dir)
 {
 	const auto path = pin_dir / "tm_config";
 	Fd fd(bpf_obj_get(path.c_str()));
 	if (!fd) {
 		if (errno == ENOENT)
-			return StateKind::kNone;
+			return {};
 		fail_pin_errno(path, errno);
 	}
 	bpf_map_info info{};
@@ -84,7 +84,7 @@ StateKind probe_state(const std::filesystem::path &pin_dir)
 					 "directory?",
 					 path.string()));
 	if (info.value_size == kV1ConfigSize)
-		return StateKind::kV1;
+		return {StateKind::kV1, 1};
 	tm_config cfg{};
 	uint32_t zero = 0;
 	if (info.value_size != sizeof(tm_config) || bpf_map_lookup_elem(fd.get(), &zero, &cfg) ||
@@ -92,19 +92,13 @@ StateKind probe_state(const std::filesystem::path &pin_dir)
 		fail_runtime(fmt::format("{} is not the state of this traffic_meter (ABI {}); use the "
 					 "traffic_meter that made it, or a new --pin-path",
 					 path.string(), TM_ABI_VERSION));
-	if (cfg.abi_version == 2)
-		return StateKind::kV2;
-	if (cfg.abi_version == 3)
-		return StateKind::kV3;
-	if (cfg.abi_version == 4)
-		return StateKind::kV4;
-	if (cfg.abi_version == 5)
-		return StateKind::kV5;
+	if (cfg.abi_version >= kOldestUpgradableAbi && cfg.abi_version < TM_ABI_VERSION)
+		return {StateKind::kOlder, cfg.abi_version};
 	if (cfg.abi_version != TM_ABI_VERSION)
 		fail_runtime(fmt::format("the state at {} was made by a newer traffic_meter (ABI {}; "
 					 "this one has ABI {}): use that one, or `purge` with it first",
 					 pin_dir.string(), cfg.abi_version, TM_ABI_VERSION));
-	return StateKind::kCurrent;
+	return {StateKind::kCurrent, TM_ABI_VERSION};
 }
 
 void check_netns(const std::filesystem::path &pin_dir, const tm_config &cfg)
@@ -130,22 +124,18 @@ State State::open(const std::filesystem::path &pin_dir, Access access,
 	if (access == Access::kWrite && !lock)
 		lock.emplace(pin_dir);
 	require_pin_dir(pin_dir);
-	const StateKind kind = probe_state(pin_dir);
-	switch (kind) {
+	const StateProbe probe = probe_state(pin_dir);
+	switch (probe.kind) {
 	case StateKind::kNone:
 		fail_runtime(fmt::format("no traffic_meter state at {}; run `traffic_meter load --dev "
 					 "IF` first (or pass the --pin-path it was loaded with)",
 					 pin_dir.string()));
 	case StateKind::kV1:
-	case StateKind::kV2:
-	case StateKind::kV3:
-	case StateKind::kV4:
-	case StateKind::kV5:
+	case StateKind::kOlder:
 		fail_runtime(fmt::format("the state at {} was made by an older traffic_meter (ABI {}); "
 					 "run `traffic_meter load --dev IF` once to carry its rules and "
 					 "counters over",
-					 pin_dir.string(),
-					 kind == StateKind::kV1 ? 1 : upgradable_abi(kind)));
+					 pin_dir.string(), probe.abi));
 	case StateKind::kCurrent:
 		break;
 	}

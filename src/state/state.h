@@ -17,31 +17,19 @@ namespace tmeter {
 enum class StateKind {
 	kNone,	  // no tm_config: no state (or leftovers of a failed first load)
 	kCurrent, // this ABI
-	kV1,	  // ABI 1: `load` migrates it
-	kV2,	  // ABI 2 (flows in LRU hashes): `load` upgrades it, a resize that keeps rules,
-		  // counters and flows
-	kV3,	  // ABI 3 (flow entries inside the buckets): upgraded like ABI 2
-	kV4,	  // ABI 4 (no tm_roles): upgraded like ABI 2, its flow table kept
-	kV5,	  // ABI 5 (per-CPU tm_counters): upgraded like ABI 4
+	kV1,	  // ABI 1: `load` migrates it (its tm_config has another layout)
+	kOlder,	  // ABI 2 up to this one's: `load` upgrades it with a resize to the same
+		  // capacities (src/state/resize.h says what each ABI's upgrade carries)
 };
 
-// The ABI of a state `load` upgrades with a resize (kV2 to kV5); 0 for others.
-constexpr uint32_t upgradable_abi(StateKind k)
-{
-	switch (k) {
-	case StateKind::kV2:
-		return 2;
-	case StateKind::kV3:
-		return 3;
-	case StateKind::kV4:
-		return 4;
-	case StateKind::kV5:
-		return 5;
-	default:
-		return 0;
-	}
-}
-StateKind probe_state(const std::filesystem::path &pin_dir);
+// The oldest ABI an upgrade (kOlder) reads.
+constexpr uint32_t kOldestUpgradableAbi = 2;
+
+struct StateProbe {
+	StateKind kind = StateKind::kNone;
+	uint32_t abi = 0; // the state's: 1 for kV1, 0 for kNone
+};
+StateProbe probe_state(const std::filesystem::path &pin_dir);
 
 enum class Access { kRead, kWrite };
 
@@ -60,7 +48,7 @@ public:
 	static State create(const std::filesystem::path &pin_dir, const BpfObject &obj,
 			    const PinDirSetup &setup, StateLock lock);
 
-	// ABI 2 to 5 state (upgradable_abi), for its upgrade or purge: its flows
+	// Older state (StateKind::kOlder), for its upgrade or purge: its flows
 	// are in maps of its own layout (MapSet::open_pinned says which it
 	// opens). Under the lock, checked and recovered like open().
 	static State open_older(const std::filesystem::path &pin_dir, uint32_t abi, StateLock lock,
