@@ -107,9 +107,6 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		return TC_ACT_UNSPEC;
 	stats = &cpu->stats;
 	s = (struct tm_scratch *)cpu->scratch;
-	/* This CPU's row of tm_counters, once a packet (an inlined per-CPU
-	 * read from 6.10 on, a helper call before). */
-	s->cpu_base = bpf_get_smp_processor_id() * tm_counter_stride;
 	p = &s->p;
 	stats->packets++;
 	stats->bytes += skb->len;
@@ -121,6 +118,9 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 			return TC_ACT_UNSPEC;
 		}
 	}
+	/* This CPU's row of tm_counters, once a packet that may count (an
+	 * inlined per-CPU read from 6.10 on, a helper call before). */
+	s->cpu_base = bpf_get_smp_processor_id() * tm_counter_stride;
 
 	/* Before the parse, after the early exits: no helper call (opaque to
 	 * the compiler) may come between the parse and the flow code, or the
