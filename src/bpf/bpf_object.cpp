@@ -75,7 +75,8 @@ void match_map_sizes(traffic_meter_bpf *skel)
 	skel->rodata->tm_flow_buckets = bpf_map__max_entries(skel->maps.tm_flow_table);
 	skel->rodata->tm_flow_pool_entries = bpf_map__max_entries(skel->maps.tm_flow_pool);
 	skel->rodata->tm_flow_bucket_shift_by = tm_flow_bucket_shift(skel->rodata->tm_flow_buckets);
-	skel->rodata->tm_counter_stride = bpf_map__max_entries(skel->maps.tm_counters) / possible_cpus();
+	skel->rodata->tm_counter_stride =
+		CounterTable::rules_of(bpf_map__max_entries(skel->maps.tm_counters), possible_cpus());
 }
 
 } // namespace

@@ -25,7 +25,7 @@ CounterTable::CounterTable(const Fd &map) : map_(map), cpus_(possible_cpus())
 	if (bpf_obj_get_info_by_fd(map.get(), &info, &len))
 		fail_errno("cannot query tm_counters", errno);
 	per_cpu_ = info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
-	stride_ = per_cpu_ ? info.max_entries : info.max_entries / cpus_;
+	rules_ = per_cpu_ ? info.max_entries : rules_of(info.max_entries, cpus_);
 	if (!per_cpu_ && (info.type != BPF_MAP_TYPE_ARRAY || info.max_entries % cpus_))
 		fail_runtime(fmt::format("tm_counters has {} entries, not a whole row for each of "
 					 "the {} possible CPUs: state of another machine or build; "
@@ -53,7 +53,7 @@ void CounterTable::read_range(uint32_t first, uint32_t count, tm_counters *out) 
 	// A CPU's row is one range of the map: one batched read per CPU.
 	std::vector<tm_counters> row(count);
 	for (unsigned cpu = 0; cpu < cpus_; ++cpu) {
-		read_array_range(map_, sizeof(tm_counters), cpu * stride_ + first, count,
+		read_array_range(map_, sizeof(tm_counters), cpu * rules_ + first, count,
 				 reinterpret_cast<uint8_t *>(row.data()));
 		for (uint32_t i = 0; i < count; ++i)
 			out[size_t(i) * cpus_ + cpu] = row[i];
@@ -69,7 +69,7 @@ void CounterTable::read(std::span<const uint32_t> slots, tm_counters *out) const
 			continue;
 		}
 		for (unsigned cpu = 0; cpu < cpus_; ++cpu) {
-			const uint32_t key = cpu * stride_ + slots[i];
+			const uint32_t key = cpu * rules_ + slots[i];
 			if (bpf_map_lookup_elem(map_.get(), &key, &out[i * cpus_ + cpu]))
 				fail_errno("cannot read counters", errno);
 		}
@@ -86,14 +86,14 @@ void CounterTable::write(std::span<const uint32_t> slots, const tm_counters *val
 	std::vector<uint32_t> keys(slots.size() * cpus_);
 	for (size_t i = 0; i < slots.size(); ++i)
 		for (unsigned cpu = 0; cpu < cpus_; ++cpu)
-			keys[i * cpus_ + cpu] = cpu * stride_ + slots[i];
+			keys[i * cpus_ + cpu] = cpu * rules_ + slots[i];
 	write_array(map_, keys, reinterpret_cast<const uint8_t *>(values), sizeof(tm_counters));
 }
 
 void CounterTable::read_chunks(uint32_t limit,
 			       const std::function<void(uint32_t, const tm_counters *, uint32_t)> &fn) const
 {
-	const uint32_t total = std::min(limit, stride_);
+	const uint32_t total = std::min(limit, rules_);
 	std::vector<tm_counters> values(size_t(std::min(kChunkSlots, total)) * cpus_);
 	for (uint32_t first = 0; first < total; first += kChunkSlots) {
 		const uint32_t count = std::min(kChunkSlots, total - first);

@@ -39,14 +39,16 @@ public:
 			 const std::function<void(uint32_t, const tm_counters *, uint32_t)> &fn) const;
 
 	// Entries of the CPU-major map for a rule capacity, or a usage Error if
-	// they do not fit a map's 32-bit size.
+	// they do not fit a map's 32-bit size; and the rule capacity (a row's
+	// length, the program's tm_counter_stride) of a map of `entries`.
 	static uint32_t entries_for(uint32_t rules, unsigned cpus);
+	static uint32_t rules_of(uint32_t entries, unsigned cpus) { return entries / cpus; }
 
 private:
 	const Fd &map_;
 	unsigned cpus_;
-	bool per_cpu_;	  // ABI 5's per-CPU array
-	uint32_t stride_; // slots per CPU (CPU-major)
+	bool per_cpu_;	 // ABI 5's per-CPU array
+	uint32_t rules_; // rule capacity: a CPU-major row's length
 };
 
 } // namespace tmeter

@@ -249,18 +249,9 @@ std::vector<RuleCounters> RuleStore::counters(Figures figures) const
 	const CounterTable table(maps_.counters);
 	const unsigned cpus = table.cpus();
 	table.read_chunks(limit, [&](uint32_t first, const tm_counters *v, uint32_t count) {
-		for (uint32_t i = 0; i < count; ++i) {
-			if (row_of[first + i] == kNoRow)
-				continue;
-			Totals &t = totals[row_of[first + i]];
-			for (unsigned cpu = 0; cpu < cpus; ++cpu) {
-				const tm_counters &c = v[i * cpus + cpu];
-				t.up_packets += c.up_packets;
-				t.up_bytes += c.up_bytes;
-				t.down_packets += c.down_packets;
-				t.down_bytes += c.down_bytes;
-			}
-		}
+		for (uint32_t i = 0; i < count; ++i)
+			if (row_of[first + i] != kNoRow)
+				totals[row_of[first + i]] = sum_cpus(&v[size_t(i) * cpus], cpus);
 	});
 	std::vector<RuleCounters> out(snap.slots.size());
 	for (size_t i = 0; i < snap.slots.size(); ++i) {

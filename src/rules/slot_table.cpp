@@ -92,7 +92,9 @@ std::vector<tm_counters> read_counters(const CounterTable &table,
 	return vals;
 }
 
-Totals sum(const tm_counters *per_cpu, unsigned cpus)
+} // namespace
+
+Totals sum_cpus(const tm_counters *per_cpu, unsigned cpus)
 {
 	Totals t;
 	for (unsigned cpu = 0; cpu < cpus; ++cpu) {
@@ -104,8 +106,6 @@ Totals sum(const tm_counters *per_cpu, unsigned cpus)
 	return t;
 }
 
-} // namespace
-
 std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t> &slots)
 {
 	const CounterTable table(maps.counters);
@@ -113,7 +113,7 @@ std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t>
 	auto vals = read_counters(table, slots);
 	std::vector<Totals> out(slots.size());
 	for (size_t i = 0; i < slots.size(); ++i)
-		out[i] = sum(&vals[i * cpus], cpus);
+		out[i] = sum_cpus(&vals[i * cpus], cpus);
 	return out;
 }
 
@@ -137,7 +137,7 @@ std::vector<Totals> claim_counters(const MapSet &maps, std::span<const uint32_t>
 	for (size_t i = 0; i < slots.size(); ++i) {
 		for (unsigned cpu = 0; cpu < cpus; ++cpu)
 			vals[i * cpus + cpu].serial = serials[i];
-		kept[i] = sum(&vals[i * cpus], cpus);
+		kept[i] = sum_cpus(&vals[i * cpus], cpus);
 	}
 	table.write(slots, vals.data());
 	return kept;

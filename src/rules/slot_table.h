@@ -49,6 +49,8 @@ struct Totals {
 	uint64_t up_packets = 0, up_bytes = 0, down_packets = 0, down_bytes = 0;
 };
 std::vector<Totals> sum_counters(const MapSet &maps, const std::vector<uint32_t> &slots);
+// One slot's counters, cpus of them (as CounterTable reads them), summed.
+Totals sum_cpus(const tm_counters *per_cpu, unsigned cpus);
 
 // Gives each slot its new rule's serial while keeping whatever the per-CPU
 // counters hold (a reused slot's old counts, a straggler packet's add):
