@@ -1,7 +1,8 @@
 // Data plane microbenchmark: ns per packet of an established flow, run by
 // the kernel with BPF_PROG_TEST_RUN in repeat mode (it reruns one packet, so
 // only the established-flow path is measured) and timed by the wall clock
-// around it, against the empty TC program as the floor. Rules go in through RuleStore, as `add` and `import` do.
+// around it, against the empty TC program as the floor. Rules go in
+// through RuleStore, as `add` and `import` do.
 //
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
 //        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]

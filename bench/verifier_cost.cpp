@@ -30,13 +30,11 @@
 
 namespace {
 
-using Object = tmeter::bench::ObjectFile;
-
 int quiet(enum libbpf_print_level, const char *, va_list) { return 0; }
 
-Object open_object(const char *path)
+tmeter::bench::ObjectFile open_object(const char *path)
 {
-	Object obj(bpf_object__open_file(path, nullptr));
+	tmeter::bench::ObjectFile obj(bpf_object__open_file(path, nullptr));
 	if (!obj)
 		throw std::runtime_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
 	return obj;
@@ -45,7 +43,7 @@ Object open_object(const char *path)
 // "86374", or the error and how far the verifier got ("E2BIG at 1000001").
 std::string cost_of(const char *path, const std::string &name)
 {
-	Object obj = open_object(path);
+	tmeter::bench::ObjectFile obj = open_object(path);
 	// The stats line only (log level 4): a full log of 1M instructions
 	// would not fit.
 	std::vector<char> log(1 << 16);
@@ -94,7 +92,7 @@ int main(int argc, char **argv)
 		libbpf_set_print(quiet);
 		std::vector<std::string> names;
 		{
-			Object obj = open_object(argv[1]);
+			tmeter::bench::ObjectFile obj = open_object(argv[1]);
 			bpf_program *prog;
 			bpf_object__for_each_program(prog, obj.get())
 			{
