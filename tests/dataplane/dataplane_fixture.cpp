@@ -125,7 +125,7 @@ void Dataplane::reset()
 
 Dataplane::~Dataplane() = default;
 
-int Dataplane::run(const PacketEvent &ev)
+int Dataplane::run(const PacketEvent &ev, uint32_t repeat)
 {
 	const auto &p = skel_->progs;
 	const bool in = ev.hook == Hook::kIngress;
@@ -148,7 +148,7 @@ int Dataplane::run(const PacketEvent &ev)
 	opts.data_size_in = ev.frame.size();
 	opts.ctx_in = &ctx;
 	opts.ctx_size_in = sizeof(ctx);
-	opts.repeat = 1;
+	opts.repeat = repeat;
 	if (int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts))
 		fail("BPF_PROG_TEST_RUN (frame of " + std::to_string(ev.frame.size()) + " bytes)", err);
 	return int(opts.retval);

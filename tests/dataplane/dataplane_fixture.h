@@ -37,9 +37,10 @@ public:
 	void reset();
 
 	// Runs the entry point the event names, of the build set_build() chose
-	// (default kFast); returns the program's verdict. Throws if the kernel
-	// refuses the run itself.
-	int run(const PacketEvent &ev);
+	// (default kFast), `repeat` times in one BPF_PROG_TEST_RUN; returns the
+	// program's verdict. Throws if the kernel refuses the run itself. Safe
+	// to call from several threads at once (each on its own CPU).
+	int run(const PacketEvent &ev, uint32_t repeat = 1);
 	void set_build(EntryBuild b) { build_ = b; }
 
 	void add(const std::vector<Prefix> &rules);

@@ -10,11 +10,11 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
-#include <set>
 #include <vector>
 
 #include "bpf/flow_table.h"
 #include "dataplane_fixture.h"
+#include "flow_table_check.h"
 
 namespace tmeter::dptest {
 namespace {
@@ -23,51 +23,6 @@ using namespace tcpflag;
 
 const Addr A = ip("198.18.0.10"), B = ip("198.19.1.1"), C = ip("198.19.2.2");
 const Prefix kA = prefix("198.18.0.10/32"), kB = prefix("198.19.1.1/32");
-
-// What every way of the table says, checked against the pool: a way with
-// a flow has an entry, whose key hashes to that bucket and tag; no entry
-// belongs to two ways; and every entry the allocator handed out is either
-// a way's or still in a CPU's reserve (none leaked, none handed out twice).
-// Returns the entries in use, in pool order.
-std::vector<uint32_t> check_table(const MapSet &maps)
-{
-	const uint32_t buckets = MapSet::capacity(maps.flow_table);
-	uint32_t zero = 0;
-	tm_flow_alloc alloc{};
-	EXPECT_EQ(bpf_map_lookup_elem(maps.flow_alloc.get(), &zero, &alloc), 0);
-	std::vector<uint32_t> used;
-	std::set<uint32_t> owned;
-	for (uint32_t i = 0; i < buckets; ++i) {
-		tm_flow_bucket b{};
-		EXPECT_EQ(bpf_map_lookup_elem(maps.flow_table.get(), &i, &b), 0);
-		for (int j = 0; j < TM_FLOW_SLOTS; ++j) {
-			if (!b.entry[j]) {
-				EXPECT_EQ(b.tag[j], 0u) << "bucket " << i << " way " << j << ": a flow, no entry";
-				continue;
-			}
-			EXPECT_LE(b.entry[j], alloc.used) << "bucket " << i << " way " << j;
-			EXPECT_TRUE(owned.insert(b.entry[j]).second) << "entry " << b.entry[j] << " in two ways";
-			if (!b.tag[j])
-				continue;
-			tm_flow_entry e{};
-			EXPECT_EQ(bpf_map_lookup_elem(maps.flow_pool.get(), &b.entry[j], &e), 0);
-			__u64 w[5];
-			std::memcpy(w, &e.key, sizeof(w));
-			const uint64_t h = tm_flow_hash(w);
-			EXPECT_EQ(tm_flow_bucket_index(h, buckets), i) << "entry " << b.entry[j];
-			EXPECT_EQ(tm_flow_tag(h), b.tag[j]) << "entry " << b.entry[j];
-			used.push_back(b.entry[j]);
-		}
-	}
-	std::vector<tm_flow_reserve> reserves(possible_cpus());
-	EXPECT_EQ(bpf_map_lookup_elem(maps.flow_reserve.get(), &zero, reserves.data()), 0);
-	uint64_t reserved = 0;
-	for (const auto &r : reserves)
-		reserved += r.end > r.next ? r.end - r.next : 0;
-	EXPECT_EQ(owned.size() + reserved, alloc.used) << "entries owned by ways + in reserves";
-	std::sort(used.begin(), used.end());
-	return used;
-}
 
 class FlowTable : public ::testing::Test {
 protected:

@@ -1,0 +1,195 @@
+// Both CPUs run the program at the same time on the same flows: two
+// threads, each pinned to its CPU (BPF_PROG_TEST_RUN runs the program on
+// the caller's), send the two directions of every flow, while this thread
+// commits rule changes. Each commit bumps rules_gen, so every flow's next
+// packet writes its entry again under the bucket's lock, beside the other
+// CPU's lockless reads. The figures must still be exact (SPEC §3): every
+// packet counted once, each CPU's counts in its own row, and one direction
+// for all the packets of a flow. The other flow-table tests run their
+// packets one at a time.
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dataplane_fixture.h"
+#include "flow_table_check.h"
+
+namespace tmeter::dptest {
+namespace {
+
+// UDP over IPv4: 28 IP bytes + payload. The two directions differ in size,
+// so a rule's up bytes tell which end it took for the originator.
+constexpr size_t kForthPayload = 10, kBackPayload = 100;
+constexpr uint64_t kForthBytes = 28 + kForthPayload, kBackBytes = 28 + kBackPayload;
+
+const Addr kServer = ip("198.19.1.1");
+const Prefix kServerRule = prefix("198.19.1.1/32");
+// Matches none of the flows: adding and deleting it only bumps rules_gen.
+const Prefix kUnrelatedRule = prefix("198.19.255.1/32");
+
+Bytes forth(const Addr &client, uint16_t port)
+{
+	return PacketBuilder().eth().ipv4(client, kServer).udp(port, 53).payload(kForthPayload).build();
+}
+
+Bytes back(const Addr &client, uint16_t port)
+{
+	return PacketBuilder().eth().ipv4(kServer, client).udp(53, port).payload(kBackPayload).build();
+}
+
+// Runs every frame `repeat` times, `rounds` times over, on `cpu` (from a
+// thread of its own: the affinity is the calling thread's).
+void send_rounds(Dataplane &dp, int cpu, const std::vector<Bytes> &frames, int rounds,
+		 uint32_t repeat)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		throw std::runtime_error("cannot run on CPU " + std::to_string(cpu));
+	for (int r = 0; r < rounds; ++r)
+		for (const Bytes &f : frames)
+			if (dp.run({.frame = f}, repeat) != kTcActUnspec)
+				throw std::runtime_error("a verdict other than TC_ACT_UNSPEC");
+}
+
+// Both directions of every flow on both CPUs at once, each round the first
+// CPU sending a flow's forth packet first and the second its back packet
+// (so both race to originate it, and both add to the same counter fields),
+// while this thread commits rule changes until both are done. Returns how
+// many it committed; each direction of each flow is sent 2 * rounds *
+// repeat times.
+int send_on_both_cpus(Dataplane &dp, const std::vector<Bytes> &forth_frames,
+		      const std::vector<Bytes> &back_frames, int rounds, uint32_t repeat)
+{
+	const auto cpus = allowed_cpus(2);
+	if (cpus.size() != 2)
+		throw std::runtime_error("this case needs two CPUs");
+	std::vector<Bytes> first, second;
+	for (size_t i = 0; i < forth_frames.size(); ++i) {
+		first.insert(first.end(), {forth_frames[i], back_frames[i]});
+		second.insert(second.end(), {back_frames[i], forth_frames[i]});
+	}
+	auto a = std::async(std::launch::async, send_rounds, std::ref(dp), cpus[0],
+			    std::cref(first), rounds, repeat);
+	auto b = std::async(std::launch::async, send_rounds, std::ref(dp), cpus[1],
+			    std::cref(second), rounds, repeat);
+	int commits = 0;
+	auto running = [](std::future<void> &f) {
+		return f.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready;
+	};
+	while (running(a) || running(b)) {
+		dp.add({kUnrelatedRule});
+		dp.del({kUnrelatedRule});
+		commits += 2;
+	}
+	a.get(); // rethrows a sender's error
+	b.get();
+	return commits;
+}
+
+// 128 clients, each its own rule, one flow each with the server; the table
+// has room for all (no flow is evicted, so none may change its originator).
+// Whichever CPU's packet comes first makes its end the originator; every
+// later packet of the flow, on either CPU, counts in that direction.
+TEST(FlowTableConcurrency, BothCpusAtOnceCountEveryPacketInItsFlowsOneDirection)
+{
+	constexpr int kClients = 128, kRounds = 100;
+	constexpr uint32_t kRepeat = 16;
+	constexpr uint64_t kEachWay = 2 * uint64_t(kRounds) * kRepeat; // packets a flow sends each way
+	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 256, .max_flows = 65536});
+	std::vector<Addr> clients;
+	std::vector<Prefix> rules{kServerRule};
+	std::vector<Bytes> forth_frames, back_frames;
+	for (int i = 0; i < kClients; ++i) {
+		const std::string addr = "198.18.1." + std::to_string(i + 1);
+		clients.push_back(ip(addr));
+		rules.push_back(prefix(addr + "/32"));
+		forth_frames.push_back(forth(clients.back(), uint16_t(40000 + i)));
+		back_frames.push_back(back(clients.back(), uint16_t(40000 + i)));
+	}
+	dp->add(rules);
+
+	const int commits = send_on_both_cpus(*dp, forth_frames, back_frames, kRounds, kRepeat);
+	EXPECT_GT(commits, 0) << "no rule change while both CPUs sent";
+
+	const tm_stats stats = dp->raw_stats();
+	EXPECT_EQ(stats.flow_insert_failed, 0u);
+	EXPECT_EQ(stats.counted, 2 * kEachWay * kClients);
+	EXPECT_EQ(stats.no_rule, 0u);
+	uint64_t up_bytes = 0;
+	for (int i = 1; i <= kClients; ++i) {
+		const Counters c = dp->counters(rules[i]);
+		// The client originated its flow, or the server did.
+		const Counters client_first{.up_packets = kEachWay, .up_bytes = kEachWay * kForthBytes,
+					    .down_packets = kEachWay, .down_bytes = kEachWay * kBackBytes};
+		const Counters server_first{.up_packets = kEachWay, .up_bytes = kEachWay * kBackBytes,
+					    .down_packets = kEachWay, .down_bytes = kEachWay * kForthBytes};
+		EXPECT_TRUE(c == client_first || c == server_first)
+			<< to_string(rules[i]) << ": " << testing::PrintToString(c);
+		up_bytes += c.up_bytes;
+	}
+	// The server's rule adds each flow as its client's rule does.
+	EXPECT_EQ(dp->counters(kServerRule),
+		  (Counters{.up_packets = kEachWay * kClients, .up_bytes = up_bytes,
+			    .down_packets = kEachWay * kClients,
+			    .down_bytes = kEachWay * kClients * (kForthBytes + kBackBytes) - up_bytes}));
+	EXPECT_EQ(check_table(dp->maps()).size(), size_t(kClients));
+}
+
+// 1,024 flows, 64 for each of 16 clients with a rule each, through a
+// table of 192 ways (32 buckets): both CPUs insert, move and evict in the
+// same buckets at once. An evicted flow may come back with the other end
+// as its originator, so directions are not fixed; but every packet counts
+// once, in one direction for both of its rules, in its own client's rule
+// (a flow's entry read while another CPU rewrites it for another flow
+// would give it that flow's rules), and the table stays whole (no entry in
+// two ways, none lost).
+TEST(FlowTableConcurrency, BothCpusAtOnceUnderChurnCountEveryPacketOnce)
+{
+	constexpr int kClients = 16, kFlowsEach = 64, kRounds = 20;
+	constexpr uint32_t kRepeat = 4;
+	constexpr uint64_t kEachWay = 2 * uint64_t(kFlowsEach) * kRounds * kRepeat; // a client's, each way
+	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 64, .max_flows = 128});
+	std::vector<Prefix> rules{kServerRule};
+	std::vector<Bytes> forth_frames, back_frames;
+	for (int i = 0; i < kClients; ++i) {
+		const std::string addr = "198.18.2." + std::to_string(i + 1);
+		rules.push_back(prefix(addr + "/32"));
+		for (int j = 0; j < kFlowsEach; ++j) {
+			forth_frames.push_back(forth(ip(addr), uint16_t(20000 + j)));
+			back_frames.push_back(back(ip(addr), uint16_t(20000 + j)));
+		}
+	}
+	dp->add(rules);
+
+	const int commits = send_on_both_cpus(*dp, forth_frames, back_frames, kRounds, kRepeat);
+	EXPECT_GT(commits, 0) << "no rule change while both CPUs sent";
+
+	const tm_stats stats = dp->raw_stats();
+	EXPECT_EQ(stats.counted, 2 * kEachWay * kClients);
+	EXPECT_EQ(stats.no_rule, 0u);
+	Counters sum;
+	for (int i = 1; i <= kClients; ++i) {
+		const Counters c = dp->counters(rules[i]);
+		EXPECT_EQ(c.up_packets + c.down_packets, 2 * kEachWay) << to_string(rules[i]);
+		EXPECT_EQ(c.up_bytes + c.down_bytes, kEachWay * (kForthBytes + kBackBytes))
+			<< to_string(rules[i]);
+		sum.up_packets += c.up_packets;
+		sum.up_bytes += c.up_bytes;
+		sum.down_packets += c.down_packets;
+		sum.down_bytes += c.down_bytes;
+	}
+	EXPECT_EQ(dp->counters(kServerRule), sum) << "a packet adds the same to both of its rules";
+	EXPECT_EQ(dp->two_way_flow_count(), 128u) << "every two-way way holds a flow";
+	check_table(dp->maps());
+}
+
+} // namespace
+} // namespace tmeter::dptest
