@@ -112,6 +112,7 @@ run_cases() { # LABEL COMMAND...
 }
 run_cases e2e env TM="$root/$build/traffic_meter" bash tests/e2e/run.sh
 TM_VERIFIER_COST="$root/$build/bench/verifier_cost $root/$build/bpf/traffic_meter.bpf.o" \
+	TM_VM_DATAPLANE="$root/$build/tests/dataplane/dataplane_tests" \
 	run_cases kernels bash tests/kernels/run.sh "$root/$build/traffic_meter"
 run_cases packaging bash tests/packaging/run.sh "$root/$build"
 

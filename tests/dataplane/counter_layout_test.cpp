@@ -5,7 +5,6 @@
 // same, and race).
 #include <gtest/gtest.h>
 #include <bpf/bpf.h>
-#include <sched.h>
 
 #include <vector>
 
@@ -20,8 +19,7 @@ TEST(CounterLayout, EachCpuAddsToItsOwnRow)
 	constexpr uint32_t kRules = 64;
 	const auto cpus = allowed_cpus(2);
 	ASSERT_EQ(cpus.size(), 2u) << "this case needs two CPUs";
-	cpu_set_t saved;
-	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	CpuPin pin;
 	Dataplane dp(Dataplane::Options{.max_rules = kRules, .max_flows = 128});
 	const Prefix rule = prefix("198.18.0.10/32");
 	dp.add({rule});
@@ -35,10 +33,7 @@ TEST(CounterLayout, EachCpuAddsToItsOwnRow)
 	// 3 packets on the first CPU, 5 on the second: 28-byte UDP upstream.
 	const int sent[2] = {3, 5};
 	for (int c = 0; c < 2; ++c) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(cpus[c], &set);
-		ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+		CpuPin::pin_to(cpus[c]);
 		for (int i = 0; i < sent[c]; ++i)
 			ASSERT_EQ(dp.run({.frame = PacketBuilder()
 							  .eth()
@@ -47,7 +42,6 @@ TEST(CounterLayout, EachCpuAddsToItsOwnRow)
 							  .build()}),
 				  kTcActUnspec);
 	}
-	sched_setaffinity(0, sizeof(saved), &saved);
 
 	const auto rules = RuleStore(dp.maps()).rules();
 	ASSERT_EQ(rules.size(), 1u);

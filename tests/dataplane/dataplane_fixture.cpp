@@ -223,4 +223,21 @@ std::vector<int> allowed_cpus(size_t at_most)
 	return cpus;
 }
 
+CpuPin::CpuPin()
+{
+	if (sched_getaffinity(0, sizeof(saved_), &saved_))
+		fail("read this thread's CPUs", errno);
+}
+
+CpuPin::~CpuPin() { sched_setaffinity(0, sizeof(saved_), &saved_); }
+
+void CpuPin::pin_to(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		fail("run on CPU " + std::to_string(cpu), errno);
+}
+
 } // namespace tmeter::dptest

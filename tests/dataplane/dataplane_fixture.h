@@ -4,6 +4,8 @@
 // `add`/`del` write is what the data plane reads.
 #pragma once
 
+#include <sched.h>
+
 #include <map>
 #include <memory>
 #include <vector>
@@ -72,5 +74,22 @@ private:
 // The first at_most CPUs this thread may run on, in order: BPF_PROG_TEST_RUN
 // runs the program on the caller's CPU, so a test pins itself to each.
 std::vector<int> allowed_cpus(size_t at_most = SIZE_MAX);
+
+// Pins the calling thread to one CPU (pin_to) and gives it back the CPUs it
+// had when the guard was made, on every way out of the test: a test that
+// failed pinned would leave the next ones one CPU.
+class CpuPin {
+public:
+	CpuPin();
+	~CpuPin();
+	CpuPin(const CpuPin &) = delete;
+	CpuPin &operator=(const CpuPin &) = delete;
+
+	// Throws if the thread may not run on cpu.
+	static void pin_to(int cpu);
+
+private:
+	cpu_set_t saved_{};
+};
 
 } // namespace tmeter::dptest

@@ -6,7 +6,6 @@
 // Plus robustness: random and cut-down frames always get TC_ACT_UNSPEC and
 // never count more bytes than the frame holds.
 #include <gtest/gtest.h>
-#include <sched.h>
 
 #include <cstdio>
 #include <random>
@@ -315,15 +314,6 @@ const std::vector<int> &all_cpus()
 	return cpus;
 }
 
-// BPF_PROG_TEST_RUN runs the program on the calling thread's CPU.
-void run_on_cpu(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 // What the generated packets exercised, so a weaker generator cannot pass
 // silently.
 struct Coverage {
@@ -387,7 +377,7 @@ bool run_sequence(uint64_t seed, size_t packets, size_t max_rules, Coverage *cov
 			continue;
 		// Per-CPU counters and statistics are summed, the flow table is
 		// shared: a flow's packets may run on any CPU.
-		run_on_cpu(cpus[gen.pick(0, cpus.size() - 1)]);
+		CpuPin::pin_to(cpus[gen.pick(0, cpus.size() - 1)]);
 		int verdict = dp.run(ev);
 		uint64_t skipped_before = model.stats().egress_skipped;
 		model.packet(ev);
@@ -412,6 +402,7 @@ bool run_sequence(uint64_t seed, size_t packets, size_t max_rules, Coverage *cov
 
 TEST(Differential, RandomSequencesMatchModel)
 {
+	CpuPin pin; // the sequences pin this thread to one CPU at a time
 	constexpr uint64_t kSeeds = 2000;
 	constexpr size_t kPackets = 50;
 	Coverage cov;
@@ -421,12 +412,6 @@ TEST(Differential, RandomSequencesMatchModel)
 		// fourth sequence up to 48 overlapping prefixes.
 		if (!run_sequence(seed, kPackets, seed % 4 ? 12 : 48, &cov))
 			++failures;
-	const auto &cpus = all_cpus();
-	cpu_set_t all;
-	CPU_ZERO(&all);
-	for (int cpu : cpus)
-		CPU_SET(cpu, &all);
-	sched_setaffinity(0, sizeof(all), &all);
 	std::printf("differential: %zu packets in %llu sequences: %zu malformed, %zu malformed "
 		    "transport, %zu not IP, %zu ICMP errors, %zu first / %zu later fragments, %zu "
 		    "GSO, %zu from gso_size, %zu SYN, %zu SYN+ACK, %zu L3, %zu egress skipped, %zu "

@@ -8,7 +8,6 @@
 // for all the packets of a flow. The other flow-table tests run their
 // packets one at a time.
 #include <gtest/gtest.h>
-#include <sched.h>
 
 #include <chrono>
 #include <future>
@@ -48,11 +47,7 @@ Bytes back(const Addr &client, uint16_t port)
 void send_rounds(Dataplane &dp, int cpu, const std::vector<Bytes> &frames, int rounds,
 		 uint32_t repeat)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		throw std::runtime_error("cannot run on CPU " + std::to_string(cpu));
+	CpuPin::pin_to(cpu);
 	for (int r = 0; r < rounds; ++r)
 		for (const Bytes &f : frames)
 			if (dp.run({.frame = f}, repeat) != kTcActUnspec)

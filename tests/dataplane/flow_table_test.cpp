@@ -4,7 +4,6 @@
 // CPUs, which BPF_PROG_TEST_RUN runs them on, share one flow entry.
 #include <gtest/gtest.h>
 #include <bpf/bpf.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <cstring>
@@ -30,21 +29,16 @@ protected:
 	{
 		cpus_ = allowed_cpus(2);
 		ASSERT_EQ(cpus_.size(), 2u) << "these cases need two CPUs";
-		ASSERT_EQ(sched_getaffinity(0, sizeof(saved_), &saved_), 0);
 		dp_ = &Dataplane::shared();
 		dp_->reset();
 		dp_->add({kA, kB});
 	}
-	void TearDown() override { sched_setaffinity(0, sizeof(saved_), &saved_); }
 
 	// A packet of 40 + payload IP bytes (TCP) or 28 + payload (UDP), at
 	// ingress on cpus_[cpu].
 	void run(int cpu, Bytes frame)
 	{
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(cpus_[cpu], &set);
-		ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+		CpuPin::pin_to(cpus_[cpu]);
 		ASSERT_EQ(dp_->run({.frame = std::move(frame)}), kTcActUnspec);
 	}
 	void tcp(int cpu, const Addr &s, const Addr &d, uint16_t sp, uint16_t dport, uint8_t flags,
@@ -59,7 +53,7 @@ protected:
 
 	Dataplane *dp_ = nullptr;
 	std::vector<int> cpus_;
-	cpu_set_t saved_{};
+	CpuPin pin_; // gives the CPUs back after each case
 };
 
 // A SYN from B on CPU 0 reuses a 5-tuple A originated on CPU 1: CPU 1's
@@ -156,23 +150,18 @@ TEST(FlowTableChurn, AnsweredFlowsFillEveryWayFromThePool)
 {
 	const auto cpus = allowed_cpus(2);
 	ASSERT_EQ(cpus.size(), 2u) << "this case needs two CPUs";
-	cpu_set_t saved;
-	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	CpuPin pin;
 	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 64, .max_flows = 128});
 	dp->add({kA, kB});
 	constexpr int kFlows = 2000;
 	for (int i = 0; i < kFlows; ++i) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(cpus[i % 2], &set);
-		ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+		CpuPin::pin_to(cpus[i % 2]);
 		const uint16_t port = uint16_t(10000 + i);
 		for (auto [s, d, sp, dp_port] : {std::tuple{A, B, port, uint16_t(80)},
 						 std::tuple{B, A, uint16_t(80), port}})
 			ASSERT_EQ(dp->run({.frame = PacketBuilder().eth().ipv4(s, d).udp(sp, dp_port).build()}),
 				  kTcActUnspec);
 	}
-	sched_setaffinity(0, sizeof(saved), &saved);
 	EXPECT_EQ(dp->counters(kA), (Counters{.up_packets = kFlows, .up_bytes = 28u * kFlows,
 					      .down_packets = kFlows, .down_bytes = 28u * kFlows}));
 	EXPECT_EQ(dp->raw_stats().flow_insert_failed, 0u);

@@ -14,6 +14,10 @@
 # check that every Ethernet entry point the kernel verifies leaves the
 # verifier half its budget without CAP_PERFMON (bench/verifier_cost; stop
 # 29: 6.1 had used 752k of its 1M).
+# TM_VM_DATAPLANE=DATAPLANE_TESTS (scripts/test.sh sets it) adds a check
+# that the data plane's suite (tests/dataplane) passes in the VM, as root,
+# on both vCPUs; on 5.10 without the cases its BPF_PROG_TEST_RUN cannot run
+# (vm_init.sh says which).
 # TM_VM_BENCH="DP_BENCH EMPTY_BPF_O [ARGS...]" also runs that benchmark in
 # the VM after the checks (bench/kernel_bench.sh); its output lines are
 # printed after the verdict. Arguments that name files (--object X.o) are
@@ -86,6 +90,10 @@ build_initramfs() {
 		cp "${cost[1]}" "$root/etc/traffic_meter.bpf.o"
 		echo "$(realpath "${cost[0]}") /etc/traffic_meter.bpf.o" >"$root/etc/tm_verifier_cost"
 	fi
+	if [[ -n ${TM_VM_DATAPLANE:-} ]]; then
+		copy_with_libs "$root" "$(realpath "$TM_VM_DATAPLANE")"
+		echo "$(realpath "$TM_VM_DATAPLANE")" >"$root/etc/tm_dataplane"
+	fi
 	if [[ -n ${TM_VM_BENCH:-} ]]; then
 		read -ra bench <<<"$TM_VM_BENCH"
 		copy_with_libs "$root" "$(realpath "${bench[0]}")"
@@ -122,6 +130,7 @@ for v in "${kernels[@]}"; do
 	fi
 	log=$work/console-$v.log
 	limit=240 mem=1024
+	[[ -z ${TM_VM_DATAPLANE:-} ]] || limit=1200 # the suite: about 4 min on 6.1 under TCG
 	[[ -z ${TM_VM_BENCH:-} ]] || limit=1800 mem=3072
 	timeout --kill-after=5 $limit qemu-system-x86_64 -accel tcg -m $mem -smp 2 -nographic -no-reboot \
 		-kernel "$work/vmlinuz-$v" -initrd "$work/initrd-$v.gz" \
@@ -129,6 +138,7 @@ for v in "${kernels[@]}"; do
 	if grep -q "^TMK DONE" "$log" && ! grep -q "^TMK FAIL" "$log"; then
 		echo "PASS kernel-$v ($((SECONDS - start))s): $(grep -c '^TMK PASS' "$log") checks, $(grep -o 'TMK KERNEL .*' "$log" | head -1 | cut -d' ' -f3-)"
 		passed=$((passed + 1))
+		grep "^TMK PASS dataplane-suite" "$log" | sed 's/^TMK PASS /    /'
 		grep "^TMK BENCH" "$log" | cut -c11-
 	else
 		echo "FAIL kernel-$v ($((SECONDS - start))s)"
