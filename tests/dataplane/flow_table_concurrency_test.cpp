@@ -106,15 +106,13 @@ TEST_P(FlowTableConcurrency, BothCpusAtOnceCountEveryPacketInItsFlowsOneDirectio
 	constexpr uint64_t kEachWay = 2 * uint64_t(kRounds) * kRepeat; // packets a flow sends each way
 	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 256, .max_flows = 65536});
 	dp->set_build(GetParam());
-	std::vector<Addr> clients;
 	std::vector<Prefix> rules{kServerRule};
 	std::vector<Bytes> forth_frames, back_frames;
 	for (int i = 0; i < kClients; ++i) {
 		const std::string addr = "198.18.1." + std::to_string(i + 1);
-		clients.push_back(ip(addr));
 		rules.push_back(prefix(addr + "/32"));
-		forth_frames.push_back(forth(clients.back(), uint16_t(40000 + i)));
-		back_frames.push_back(back(clients.back(), uint16_t(40000 + i)));
+		forth_frames.push_back(forth(ip(addr), uint16_t(40000 + i)));
+		back_frames.push_back(back(ip(addr), uint16_t(40000 + i)));
 	}
 	dp->add(rules);
 
