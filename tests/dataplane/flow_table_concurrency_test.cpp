@@ -89,6 +89,27 @@ int send_on_both_cpus(Dataplane &dp, const std::vector<Bytes> &forth_frames,
 	return commits;
 }
 
+// n clients 198.18.<net>.1, .2, ..., each with a rule of its own and
+// flows_each flows with the server (client ports from first_port on).
+struct Clients {
+	std::vector<Prefix> rules; // the server's, then each client's
+	std::vector<Bytes> forth_frames, back_frames;
+};
+
+Clients clients(int net, int n, int flows_each, uint16_t first_port)
+{
+	Clients c{.rules = {kServerRule}};
+	for (int i = 0; i < n; ++i) {
+		const std::string addr = "198.18." + std::to_string(net) + "." + std::to_string(i + 1);
+		c.rules.push_back(prefix(addr + "/32"));
+		for (int j = 0; j < flows_each; ++j) {
+			c.forth_frames.push_back(forth(ip(addr), uint16_t(first_port + j)));
+			c.back_frames.push_back(back(ip(addr), uint16_t(first_port + j)));
+		}
+	}
+	return c;
+}
+
 // Each case runs each build of the entry points (the fast parse; every
 // header through bpf_skb_load_bytes, which 5.10 runs without CAP_PERFMON;
 // that without gso_size): their flow code is the same source, compiled
@@ -106,17 +127,11 @@ TEST_P(FlowTableConcurrency, BothCpusAtOnceCountEveryPacketInItsFlowsOneDirectio
 	constexpr uint64_t kEachWay = 2 * uint64_t(kRounds) * kRepeat; // packets a flow sends each way
 	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 256, .max_flows = 65536});
 	dp->set_build(GetParam());
-	std::vector<Prefix> rules{kServerRule};
-	std::vector<Bytes> forth_frames, back_frames;
-	for (int i = 0; i < kClients; ++i) {
-		const std::string addr = "198.18.1." + std::to_string(i + 1);
-		rules.push_back(prefix(addr + "/32"));
-		forth_frames.push_back(forth(ip(addr), uint16_t(40000 + i)));
-		back_frames.push_back(back(ip(addr), uint16_t(40000 + i)));
-	}
+	const Clients flows = clients(1, kClients, 1, 40000);
+	const std::vector<Prefix> &rules = flows.rules;
 	dp->add(rules);
 
-	const int commits = send_on_both_cpus(*dp, forth_frames, back_frames, kRounds, kRepeat);
+	const int commits = send_on_both_cpus(*dp, flows.forth_frames, flows.back_frames, kRounds, kRepeat);
 	EXPECT_GT(commits, 0) << "no rule change while both CPUs sent";
 
 	const tm_stats stats = dp->raw_stats();
@@ -158,19 +173,11 @@ TEST_P(FlowTableConcurrency, BothCpusAtOnceUnderChurnCountEveryPacketOnce)
 	constexpr uint64_t kEachWay = 2 * uint64_t(kFlowsEach) * kRounds * kRepeat; // a client's, each way
 	auto dp = std::make_unique<Dataplane>(Dataplane::Options{.max_rules = 64, .max_flows = 128});
 	dp->set_build(GetParam());
-	std::vector<Prefix> rules{kServerRule};
-	std::vector<Bytes> forth_frames, back_frames;
-	for (int i = 0; i < kClients; ++i) {
-		const std::string addr = "198.18.2." + std::to_string(i + 1);
-		rules.push_back(prefix(addr + "/32"));
-		for (int j = 0; j < kFlowsEach; ++j) {
-			forth_frames.push_back(forth(ip(addr), uint16_t(20000 + j)));
-			back_frames.push_back(back(ip(addr), uint16_t(20000 + j)));
-		}
-	}
+	const Clients flows = clients(2, kClients, kFlowsEach, 20000);
+	const std::vector<Prefix> &rules = flows.rules;
 	dp->add(rules);
 
-	const int commits = send_on_both_cpus(*dp, forth_frames, back_frames, kRounds, kRepeat);
+	const int commits = send_on_both_cpus(*dp, flows.forth_frames, flows.back_frames, kRounds, kRepeat);
 	EXPECT_GT(commits, 0) << "no rule change while both CPUs sent";
 
 	const tm_stats stats = dp->raw_stats();
