@@ -53,7 +53,7 @@ void CounterTable::read_range(uint32_t first, uint32_t count, tm_counters *out) 
 	// A CPU's row is one range of the map: one batched read per CPU.
 	std::vector<tm_counters> row(count);
 	for (unsigned cpu = 0; cpu < cpus_; ++cpu) {
-		read_array_range(map_, sizeof(tm_counters), cpu * rules_ + first, count,
+		read_array_range(map_, sizeof(tm_counters), entry(cpu, first), count,
 				 reinterpret_cast<uint8_t *>(row.data()));
 		for (uint32_t i = 0; i < count; ++i)
 			out[size_t(i) * cpus_ + cpu] = row[i];
@@ -62,18 +62,15 @@ void CounterTable::read_range(uint32_t first, uint32_t count, tm_counters *out) 
 
 void CounterTable::read(std::span<const uint32_t> slots, tm_counters *out) const
 {
-	for (size_t i = 0; i < slots.size(); ++i) {
-		if (per_cpu_) {
-			if (bpf_map_lookup_elem(map_.get(), &slots[i], &out[i * cpus_]))
-				fail_errno("cannot read counters", errno);
-			continue;
-		}
-		for (unsigned cpu = 0; cpu < cpus_; ++cpu) {
-			const uint32_t key = cpu * rules_ + slots[i];
+	// A per-CPU lookup returns a slot's CPUs at once; the CPU-major map
+	// holds them in as many entries.
+	const unsigned lookups = per_cpu_ ? 1 : cpus_;
+	for (size_t i = 0; i < slots.size(); ++i)
+		for (unsigned cpu = 0; cpu < lookups; ++cpu) {
+			const uint32_t key = per_cpu_ ? slots[i] : entry(cpu, slots[i]);
 			if (bpf_map_lookup_elem(map_.get(), &key, &out[i * cpus_ + cpu]))
 				fail_errno("cannot read counters", errno);
 		}
-	}
 }
 
 void CounterTable::write(std::span<const uint32_t> slots, const tm_counters *values) const
@@ -86,7 +83,7 @@ void CounterTable::write(std::span<const uint32_t> slots, const tm_counters *val
 	std::vector<uint32_t> keys(slots.size() * cpus_);
 	for (size_t i = 0; i < slots.size(); ++i)
 		for (unsigned cpu = 0; cpu < cpus_; ++cpu)
-			keys[i * cpus_ + cpu] = cpu * rules_ + slots[i];
+			keys[i * cpus_ + cpu] = entry(cpu, slots[i]);
 	write_array(map_, keys, reinterpret_cast<const uint8_t *>(values), sizeof(tm_counters));
 }
 

@@ -45,6 +45,10 @@ public:
 	static uint32_t rules_of(uint32_t entries, unsigned cpus) { return entries / cpus; }
 
 private:
+	// The CPU-major map's entry of a slot on a CPU (what the data plane
+	// adds to: cpu * tm_counter_stride + slot).
+	uint32_t entry(unsigned cpu, uint32_t slot) const { return cpu * rules_ + slot; }
+
 	const Fd &map_;
 	unsigned cpus_;
 	bool per_cpu_;	 // ABI 5's per-CPU array
