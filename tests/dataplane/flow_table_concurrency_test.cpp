@@ -138,23 +138,25 @@ TEST_P(FlowTableConcurrency, BothCpusAtOnceCountEveryPacketInItsFlowsOneDirectio
 	EXPECT_EQ(stats.flow_insert_failed, 0u);
 	EXPECT_EQ(stats.counted, 2 * kEachWay * kClients);
 	EXPECT_EQ(stats.no_rule, 0u);
-	uint64_t up_bytes = 0;
+	// The client originated its flow, or the server did.
+	const Counters client_first{.up_packets = kEachWay, .up_bytes = kEachWay * kForthBytes,
+				    .down_packets = kEachWay, .down_bytes = kEachWay * kBackBytes};
+	const Counters server_first{.up_packets = kEachWay, .up_bytes = kEachWay * kBackBytes,
+				    .down_packets = kEachWay, .down_bytes = kEachWay * kForthBytes};
+	uint64_t clients_first = 0;
 	for (int i = 1; i <= kClients; ++i) {
 		const Counters c = dp->counters(rules[i]);
-		// The client originated its flow, or the server did.
-		const Counters client_first{.up_packets = kEachWay, .up_bytes = kEachWay * kForthBytes,
-					    .down_packets = kEachWay, .down_bytes = kEachWay * kBackBytes};
-		const Counters server_first{.up_packets = kEachWay, .up_bytes = kEachWay * kBackBytes,
-					    .down_packets = kEachWay, .down_bytes = kEachWay * kForthBytes};
 		EXPECT_TRUE(c == client_first || c == server_first)
 			<< to_string(rules[i]) << ": " << testing::PrintToString(c);
-		up_bytes += c.up_bytes;
+		clients_first += c == client_first;
 	}
-	// The server's rule adds each flow as its client's rule does.
+	// The server's rule adds each flow in the direction its client's does.
+	const uint64_t servers_first = kClients - clients_first;
 	EXPECT_EQ(dp->counters(kServerRule),
-		  (Counters{.up_packets = kEachWay * kClients, .up_bytes = up_bytes,
+		  (Counters{.up_packets = kEachWay * kClients,
+			    .up_bytes = kEachWay * (clients_first * kForthBytes + servers_first * kBackBytes),
 			    .down_packets = kEachWay * kClients,
-			    .down_bytes = kEachWay * kClients * (kForthBytes + kBackBytes) - up_bytes}));
+			    .down_bytes = kEachWay * (clients_first * kBackBytes + servers_first * kForthBytes)}));
 	EXPECT_EQ(check_table(dp->maps()).size(), size_t(kClients));
 }
 
