@@ -25,6 +25,15 @@
 #   straight         (not in the default cases) the empty program with 3.4 KB
 #                    of straight-line code (bench/straight_code.bpf.c): what
 #                    code size alone costs on this path
+#   branchy, scattered, contiguous, lines, chain, stores, pages, walk, ctx,
+#   percpu, stack
+#                    (not in the default cases) what taken branches, hot
+#                    code spread over the image, and a program's own data
+#                    lines (loads, independent or each waiting on the one
+#                    before, or stores; in one value, on 16 pages,
+#                    per-CPU or on the stack) and the skb's fields cost on
+#                    this path (bench/code_shape.bpf.c,
+#                    bench/data_lines.bpf.c)
 #   nft-set          nftables per-element set counters (netdev ingress,
 #                    saddr and daddr looked up in a 10-element set)
 #   conntrack        conntrack with accounting (what nlbwmon reads)
@@ -39,7 +48,10 @@
 #   tm-quarter-MODE  65536 (1/2 and 1/4 of the default table): with the
 #                    others, how the cost of a packet follows the table's size
 #   other-R-MODE     the same with the binary given by --other BIN (A/B of
-#                    two builds in one run)
+#                    two builds in one run), or with this build's binary
+#                    loading the BPF object given by --other-object OBJ
+#                    (`load --object`: an A/B of two data planes, no second
+#                    build of the rest)
 # with 1 flow and with 64,000 flows (UDP source ports), 64-byte frames.
 #
 # Method: a sender writes raw frames (bench/frame_flood) onto the veth end
@@ -72,7 +84,8 @@
 # straddles, and a neighbour in time is more likely in the same phase.
 #
 # usage: bench/veth_bench.sh [BUILDDIR] [--rounds N] [--seconds S] [--cases LIST] [--flows LIST]
-#                            [--other BIN] [--prog-stats] [--interleave REF] [--routed]
+#                            [--other BIN] [--other-object OBJ] [--prog-stats]
+#                            [--interleave REF] [--routed]
 #   defaults: builddir-bench, 3 rounds, 2 s per trial, every case, flows "1 64000"
 # Needs root; makes its own namespaces and pin paths; touches no host
 # interface. Prints markdown tables.
@@ -83,7 +96,7 @@ BUILDDIR=builddir-bench
 ROUNDS=3 SECONDS_PER=2
 CASES="none empty minimal nft-set conntrack tm-10-tcx tm-10-netlink tm-10k-tcx tm-10k-netlink tm-1m-tcx tm-1m-netlink tm-churn-tcx"
 FLOWS="1 64000"
-OTHER=
+OTHER= OTHER_OBJECT=
 PROG_STATS=0
 INTERLEAVE=
 ROUTED=0
@@ -94,6 +107,7 @@ while (($#)); do
 	--cases) CASES=$2 && shift 2 ;;
 	--flows) FLOWS=$2 && shift 2 ;;
 	--other) OTHER=$(realpath "$2") && shift 2 ;;
+	--other-object) OTHER_OBJECT=$(realpath "$2") && shift 2 ;;
 	--prog-stats) PROG_STATS=1 && shift ;;
 	--interleave) INTERLEAVE=$2 && shift 2 ;;
 	--routed) ROUTED=1 && shift ;;
@@ -102,6 +116,7 @@ while (($#)); do
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "veth_bench.sh: run as root" >&2; exit 1; }
+[[ -z $OTHER_OBJECT || -f $OTHER_OBJECT ]] || { echo "veth_bench.sh: --other-object: no such file" >&2; exit 2; }
 if [[ -n $INTERLEAVE && " $CASES " != *" $INTERLEAVE "* ]]; then
 	echo "veth_bench.sh: --interleave $INTERLEAVE: not one of the cases ($CASES)" >&2
 	exit 2
@@ -120,6 +135,8 @@ fi
 declare -A PROG_O=([empty]=bpf/empty.bpf.o)
 for p in minimal inline pooled split head64; do PROG_O[$p]=bench/${p}_flow.bpf.o; done
 PROG_O[straight]=bench/straight_code.bpf.o
+for p in branchy scattered contiguous; do PROG_O[$p]=bench/${p}_code.bpf.o; done
+for p in lines chain stores pages walk ctx percpu stack; do PROG_O[$p]=bench/${p}_data.bpf.o; done
 ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/tcx_attach "${PROG_O[@]}" >/dev/null
 for p in "${!PROG_O[@]}"; do PROG_O[$p]=$(realpath "$BUILDDIR/${PROG_O[$p]}"); done
 BIN=$(realpath "$BUILDDIR/traffic_meter")
@@ -159,11 +176,15 @@ rx() { nsenter --net="/run/netns/$RX" "$@"; }
 tx() { nsenter --net="/run/netns/$TX" "$@"; }
 hk() { nsenter --net="/run/netns/$HOOK_NS" "$@"; }
 mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; } # NS DEV
-# tm PIN ARGS: the binary under test, or --other's for an "other-" pin.
+# tm PIN ARGS: the binary under test, or --other's for an "other-" pin,
+# whose loads take --other-object's object if one was given.
 tm() {
-	local bin=$BIN
-	[[ $1 == "$PIN"-other-* ]] && bin=$OTHER
-	hk "$bin" --pin-path "$1" "${@:2}"
+	local bin=$BIN obj=()
+	if [[ $1 == "$PIN"-other-* ]]; then
+		bin=${OTHER:-$BIN}
+		[[ $2 != load || -z $OTHER_OBJECT ]] || obj=(--object "$OTHER_OBJECT")
+	fi
+	hk "$bin" --pin-path "$1" "${@:2}" "${obj[@]}"
 }
 
 ip netns add "$TX"
@@ -233,7 +254,8 @@ for who in tm other; do
 		quarter) n=10 flows_opt=(--max-flows 65536) ;;
 		esac
 		case " $CASES " in *" $who-$r-"*) ;; *) continue ;; esac
-		[[ $who == tm || -n $OTHER ]] || { echo "other- cases need --other BIN" >&2; exit 2; }
+		[[ $who == tm || -n $OTHER$OTHER_OBJECT ]] ||
+			{ echo "other- cases need --other BIN or --other-object OBJ" >&2; exit 2; }
 		p=$PIN-$r
 		[[ $who == other ]] && p=$PIN-other-$r
 		[[ -e $WORK/rules-$r.json ]] || rules_file "$n" "$WORK/rules-$r.json"
