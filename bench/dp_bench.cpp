@@ -171,15 +171,25 @@ struct Timing {
 	double min, median, floor_min, floor_median, base_min, base_median;
 };
 
+// One BPF_PROG_TEST_RUN call: `repeat` runs of the program on frame f,
+// with ctx's __sk_buff fields if given. Returns the call's results
+// (duration, retval).
+bpf_test_run_opts test_run(int prog_fd, const std::vector<uint8_t> &f, int repeat,
+			   const __sk_buff *ctx = nullptr)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
+		    .ctx_in = ctx, .ctx_size_in = ctx ? uint32_t(sizeof(*ctx)) : 0u,
+		    .repeat = repeat);
+	if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
+		fail("BPF_PROG_TEST_RUN", err);
+	return opts;
+}
+
 // One run of the program on frame f; the kernel's ns for it (its clock
 // reads included).
 uint32_t run_one(int prog_fd, const std::vector<uint8_t> &f)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
-		    .repeat = 1);
-	if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
-		fail("BPF_PROG_TEST_RUN", err);
-	return opts.duration;
+	return test_run(prog_fd, f, 1).duration;
 }
 
 struct Runner {
@@ -200,12 +210,8 @@ struct Runner {
 	// trials, which the tables report, leaves such a trial out.
 	double time_once(int prog_fd) const
 	{
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-			    .data_size_in = uint32_t(frame.size()), .ctx_in = ctx,
-			    .ctx_size_in = ctx ? uint32_t(sizeof(*ctx)) : 0u, .repeat = repeat);
 		const auto t0 = std::chrono::steady_clock::now();
-		if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
-			fail("BPF_PROG_TEST_RUN", err);
+		const auto opts = test_run(prog_fd, frame, repeat, ctx);
 		const double ns = std::chrono::duration<double, std::nano>(
 					  std::chrono::steady_clock::now() - t0)
 					  .count();
