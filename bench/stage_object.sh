@@ -1,0 +1,18 @@
+#!/bin/bash
+# Builds traffic_meter's program with one of bench/stages/'s patches
+# applied, for an A/B of a stage on the real path (veth_bench
+# --other-object) and in the loop (bench/loop_cost.sh --object). Called by
+# bench/meson.build, which passes the compiler and bpf/meson.build's flags.
+#
+# usage: bench/stage_object.sh PATCH OUT.bpf.o BPF_SOURCE_DIR CLANG [FLAGS...]
+set -euo pipefail
+[ $# -ge 4 ] || { echo "usage: bench/stage_object.sh PATCH OUT.bpf.o BPF_SOURCE_DIR CLANG [FLAGS...]" >&2; exit 2; }
+patch_file=$(realpath "$1") out=$(realpath "$2") src=$3
+shift 3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$src" "$work/bpf"
+patch --quiet --forward -d "$work" -p1 <"$patch_file"
+# The copy's own headers come first: quoted includes are looked up beside
+# the file that includes them.
+"$@" -c "$work/bpf/traffic_meter.bpf.c" -o "$out"
