@@ -16,6 +16,10 @@
  *   contiguous  (-DTM_CONTIGUOUS) the same instructions, the 16 runs one
  *               after the other (a taken branch over one instruction each),
  *               all the cold code after them
+ *   wide        (-DTM_WIDE) 480 moves of an immediate, none waiting for
+ *               another: code that runs as fast as the core fetches it,
+ *               where the others' dependent additions could hide a slow
+ *               fetch (stop 35)
  * r6 holds skb->len, which the verifier cannot know: it keeps both sides of
  * every branch, so none is rewritten as a jump and no cold code is removed.
  */
@@ -32,7 +36,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TM_COLD80 TM_COLD20 TM_COLD20 TM_COLD20 TM_COLD20
 #define TM_TAKEN(over) "if r6 != 0xfffff goto +" #over ";"
 
-#if defined(TM_SCATTERED) || defined(TM_CONTIGUOUS)
+#if defined(TM_WIDE)
+/* 480 moves of an immediate into six registers: none waits for another, so
+ * the core can run them as fast as it can fetch and issue them. */
+#define TM_MOV6(n) asm volatile("r2 = " #n "1; r3 = " #n "2; r4 = " #n "3; r5 = " #n "4; r7 = " #n "5; r8 = " #n "6;" ::: TM_CLOBBERS, "r8")
+#define TM_MOV60(n)                                                                                \
+	TM_MOV6(n##0); TM_MOV6(n##1); TM_MOV6(n##2); TM_MOV6(n##3); TM_MOV6(n##4);                 \
+	TM_MOV6(n##5); TM_MOV6(n##6); TM_MOV6(n##7); TM_MOV6(n##8); TM_MOV6(n##9)
+#define TM_BODY()                                                                                  \
+	TM_MOV60(10); TM_MOV60(11); TM_MOV60(12); TM_MOV60(13);                                    \
+	TM_MOV60(14); TM_MOV60(15); TM_MOV60(16); TM_MOV60(17)
+#elif defined(TM_SCATTERED) || defined(TM_CONTIGUOUS)
 /* 30 additions (7 and 9 fit the JIT's short form: 4 bytes each). */
 #define TM_HOT6 "r2 += 7; r3 += 7; r4 += 7; r5 += 7; r2 += 9; r3 += 9;"
 #define TM_HOT30 TM_HOT6 TM_HOT6 TM_HOT6 TM_HOT6 TM_HOT6

@@ -25,10 +25,11 @@
 #   straight         (not in the default cases) the empty program with 3.4 KB
 #                    of straight-line code (bench/straight_code.bpf.c): what
 #                    code size alone costs on this path
-#   branchy, scattered, contiguous, lines, chain, stores, pages, walk, ctx,
-#   percpu, stack
+#   branchy, scattered, contiguous, wide, lines, chain, stores, pages, walk,
+#   ctx, percpu, stack
 #                    (not in the default cases) what taken branches, hot
-#                    code spread over the image, and a program's own data
+#                    code spread over the image, code that runs as fast as
+#                    it is fetched, and a program's own data
 #                    lines (loads, independent or each waiting on the one
 #                    before, or stores; in one value, on 16 pages,
 #                    per-CPU or on the stack) and the skb's fields cost on
@@ -135,7 +136,7 @@ fi
 declare -A PROG_O=([empty]=bpf/empty.bpf.o)
 for p in minimal inline pooled split head64; do PROG_O[$p]=bench/${p}_flow.bpf.o; done
 PROG_O[straight]=bench/straight_code.bpf.o
-for p in branchy scattered contiguous; do PROG_O[$p]=bench/${p}_code.bpf.o; done
+for p in branchy scattered contiguous wide; do PROG_O[$p]=bench/${p}_code.bpf.o; done
 for p in lines chain stores pages walk ctx percpu stack; do PROG_O[$p]=bench/${p}_data.bpf.o; done
 ninja -C "$BUILDDIR" traffic_meter bench/frame_flood bench/tcx_attach "${PROG_O[@]}" >/dev/null
 for p in "${!PROG_O[@]}"; do PROG_O[$p]=$(realpath "$BUILDDIR/${PROG_O[$p]}"); done
