@@ -4,10 +4,12 @@
 // over --flows values, in sendmmsg batches, until --seconds pass or
 // --max-packets are sent. Raw frames keep the sender's own UDP/IP stack
 // out of the figures: what is measured is the receiving side, where the
-// hooks are. Prints "SENT <frames> <seconds>".
+// hooks are. Prints "SENT <frames> <seconds>". With --write-frame FILE it
+// sends nothing and writes the first frame it would send to FILE instead
+// (bench/loop_cost.sh runs the program on it).
 //
 // usage: frame_flood --dev IF --src IPv4 --dst IPv4 --dst-mac MAC --dport N
-//                    [--flows N] [--seconds S] [--max-packets N]
+//                    [--flows N] [--seconds S] [--max-packets N] [--write-frame FILE]
 // (Why not pktgen or trafgen: neither is a Debian package that works in a
 // network namespace without a kernel module or netsniff-ng's setup; this
 // is 150 lines.)
@@ -26,13 +28,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
 namespace {
 
+// Flow i's UDP source port is kFirstPort + i.
+constexpr uint16_t kFirstPort = 1024;
+
 struct Options {
-	std::string dev, src, dst, dst_mac;
+	std::string dev, src, dst, dst_mac, write_frame;
 	uint16_t dport = 9;
 	uint32_t flows = 1;
 	double seconds = 1;
@@ -77,6 +83,8 @@ Options parse(int argc, char **argv)
 			o.seconds = std::stod(v);
 		else if (a == "--max-packets")
 			o.max_packets = std::stoull(v);
+		else if (a == "--write-frame")
+			o.write_frame = v;
 		else {
 			std::fprintf(stderr, "frame_flood: unknown option %s\n", a.c_str());
 			std::exit(2);
@@ -85,7 +93,8 @@ Options parse(int argc, char **argv)
 	if (o.dev.empty() || o.src.empty() || o.dst.empty() || o.dst_mac.empty() || !o.flows ||
 	    o.flows > 64000) {
 		std::fprintf(stderr, "usage: frame_flood --dev IF --src IP --dst IP --dst-mac MAC --dport N "
-				     "[--flows 1..64000] [--seconds S] [--max-packets N]\n");
+				     "[--flows 1..64000] [--seconds S] [--max-packets N] "
+				     "[--write-frame FILE]\n");
 		std::exit(2);
 	}
 	return o;
@@ -151,6 +160,14 @@ int main(int argc, char **argv)
 	auto *udp = reinterpret_cast<udphdr *>(frame + 34);
 	udp->dest = htons(o.dport);
 	udp->len = htons(26); // checksum 0: none (IPv4)
+	udp->source = htons(kFirstPort); // the first flow's; the send loop sets each frame's
+
+	if (!o.write_frame.empty()) {
+		std::ofstream out(o.write_frame, std::ios::binary);
+		if (!out.write(reinterpret_cast<const char *>(frame), sizeof(frame)).flush())
+			die("writing " + o.write_frame);
+		return 0;
+	}
 
 	constexpr unsigned kBatch = 64;
 	std::vector<uint8_t> frames(kBatch * sizeof(frame));
@@ -174,7 +191,7 @@ int main(int argc, char **argv)
 		const unsigned n = unsigned(std::min<uint64_t>(kBatch, o.max_packets - sent));
 		for (unsigned i = 0; i < n; ++i) {
 			auto *u = reinterpret_cast<udphdr *>(&frames[i * sizeof(frame) + 34]);
-			u->source = htons(uint16_t(1024 + flow));
+			u->source = htons(uint16_t(kFirstPort + flow));
 			flow = flow + 1 == o.flows ? 0 : flow + 1;
 		}
 		int r = sendmmsg(fd, msgs.data(), n, 0);

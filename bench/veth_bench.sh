@@ -228,20 +228,6 @@ SINK_PID=$! # nsenter itself, which became python (not a subshell)
 
 # traffic_meter states, one pin path per rule count, loaded once, then
 # detached: each trial attaches, measures and detaches again.
-rules_file() { # N FILE: the two hosts of the bench and N-2 others
-	python3 - "$1" "$2" <<'PY'
-import json, random, sys
-n = int(sys.argv[1])
-random.seed(n)
-rules = {"198.18.7.1/32", "198.18.7.2/32"}
-while len(rules) < n:
-    a = random.getrandbits(24)
-    p = random.choice([24, 28, 32])
-    a &= (1 << 24) - (1 << (32 - p))
-    rules.add("10.%d.%d.%d/%d" % (a >> 16 & 255, a >> 8 & 255, a & 255, p))
-json.dump({"rules": sorted(rules)}, open(sys.argv[2], "w"))
-PY
-}
 for who in tm other; do
 	for r in 10 10k 1m churn wide half quarter; do
 		flows_opt=()
@@ -259,7 +245,7 @@ for who in tm other; do
 			{ echo "other- cases need --other BIN or --other-object OBJ" >&2; exit 2; }
 		p=$PIN-$r
 		[[ $who == other ]] && p=$PIN-other-$r
-		[[ -e $WORK/rules-$r.json ]] || rules_file "$n" "$WORK/rules-$r.json"
+		[[ -e $WORK/rules-$r.json ]] || bench/rules_file.py "$n" "$WORK/rules-$r.json"
 		tm "$p" load --dev "${HOOK_DEVS[0]}" --max-rules $((n + 1024)) "${flows_opt[@]}" >/dev/null
 		tm "$p" import --file "$WORK/rules-$r.json" >/dev/null
 		tm "$p" unload --all >/dev/null
