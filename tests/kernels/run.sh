@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The data plane on older kernels: boots Debian's 5.10 (bullseye) and 6.1
-# (bookworm) kernels under qemu (TCG: nested KVM can hang) with an initramfs
+# (bookworm) kernels under qemu (TCG by default: see TM_VM_ACCEL) with an initramfs
 # that holds the built traffic_meter, iproute2, setpriv and busybox, and in
 # there loads the object with the CLI on a veth, counts a ping, and checks
 # the fallback from TCX to tc filters (no TCX before 6.6) and least
 # privilege (CAP_BPF and CAP_NET_ADMIN only).
 #   tests/kernels/run.sh TRAFFIC_METER [KERNEL...]    (default: 5.10 6.1)
+# TM_VM_ACCEL picks qemu's accelerator: tcg (the default: emulation, which
+# boots anywhere), kvm (hardware speed, for bench/kernel_bench.sh's figures;
+# refused with the reason where it cannot boot these kernels), or auto (kvm
+# where it can, else tcg; says which).
 # Prints "PASS kernel-VERSION (secs)" or "FAIL ..." per kernel, then
 # "kernels: N passed, N failed". The kernel packages come from Debian's
 # mirror through private apt lists (the system's sources are untouched) and
@@ -23,6 +27,49 @@
 # printed after the verdict. Arguments that name files (--object X.o) are
 # copied in at the same paths.
 set -uo pipefail
+
+# Why this host's /dev/kvm cannot boot Debian's kernels, or nothing (status
+# 1) when it can. A /dev/kvm backed by PVM (kvm_pvm: nested virtualization
+# by page tables, for cloud guests that have no VT-x or AMD-V) runs only
+# kernels built as PVM guests: Debian's hang before their first console
+# line (docs/BENCHMARKS.md, "Stop 36").
+kvm_unusable() {
+	if [[ ! -w /dev/kvm ]]; then
+		echo "no usable /dev/kvm on this host"
+	elif [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
+		return 1
+	elif [[ -d /sys/module/kvm_pvm ]]; then
+		echo "this host's /dev/kvm is PVM (kvm_pvm), which boots only kernels built as PVM guests, and Debian's are not"
+	else
+		echo "this host's /dev/kvm has no VT-x or AMD-V behind it (neither kvm_intel nor kvm_amd)"
+	fi
+}
+
+accel=${TM_VM_ACCEL:-tcg}
+case $accel in
+tcg) ;;
+kvm)
+	if why=$(kvm_unusable); then
+		echo "tests/kernels/run.sh: TM_VM_ACCEL=kvm: $why; use TM_VM_ACCEL=tcg" >&2
+		exit 2
+	fi
+	;;
+auto)
+	if why=$(kvm_unusable); then
+		accel=tcg
+		echo "qemu accelerator: tcg ($why)"
+	else
+		accel=kvm
+		echo "qemu accelerator: kvm"
+	fi
+	;;
+*)
+	echo "tests/kernels/run.sh: TM_VM_ACCEL must be tcg, kvm or auto, not '$accel'" >&2
+	exit 2
+	;;
+esac
+accel_opts=(-accel "$accel")
+[[ $accel == tcg ]] || accel_opts+=(-cpu host) # the host's CPU, as the benchmark on this kernel sees it
 
 tm=$(realpath "${1:?usage: $0 TRAFFIC_METER [KERNEL...]}")
 shift
@@ -132,7 +179,7 @@ for v in "${kernels[@]}"; do
 	limit=240 mem=1024
 	[[ -z ${TM_VM_DATAPLANE:-} ]] || limit=1200 # the suite: about 4 min on 6.1 under TCG
 	[[ -z ${TM_VM_BENCH:-} ]] || limit=1800 mem=3072
-	timeout --kill-after=5 $limit qemu-system-x86_64 -accel tcg -m $mem -smp 2 -nographic -no-reboot \
+	timeout --kill-after=5 $limit qemu-system-x86_64 "${accel_opts[@]}" -m $mem -smp 2 -nographic -no-reboot \
 		-kernel "$work/vmlinuz-$v" -initrd "$work/initrd-$v.gz" \
 		-append "console=ttyS0 panic=-1 quiet TM=$tm" </dev/null >"$log" 2>&1
 	if grep -q "^TMK DONE" "$log" && ! grep -q "^TMK FAIL" "$log"; then
