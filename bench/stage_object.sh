@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds traffic_meter's program with one of bench/stages/'s patches
-# applied, for an A/B of a stage on the real path (veth_bench
-# --other-object) and in the loop (bench/loop_cost.sh --object). Called by
+# applied, for an A/B of a stage, or of the calls of kernels before 6.10,
+# on the real path (veth_bench --other-object) and in the loop
+# (bench/loop_cost.sh --object, bench/dp_ab.sh). Called by
 # bench/meson.build, which passes the compiler and bpf/meson.build's flags.
 #
 # usage: bench/stage_object.sh PATCH OUT.bpf.o BPF_SOURCE_DIR CLANG [FLAGS...]
