@@ -7,6 +7,7 @@
 // usage: dp_bench EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6]
 //        [--max-rules N] [--object TRAFFIC_METER_BPF_O] [--base-object TRAFFIC_METER_BPF_O]
 //        [--spin SECONDS] [--one-way] [--new-flows N] [--egress-skip] [--vlan | --qinq | --pppoe]
+//        [--build fast|slow|compat]
 // --base-object: the 2-rule twin runs that build instead, so that "vs 2 rules" is an A/B of
 // two builds in the same trials (an established flow never walks the tries).
 // --new-flows N: instead, the first packet of N new flows, one run each (repeat mode cannot
@@ -17,6 +18,11 @@
 // --vlan: the established flow's frames carry an 802.1Q tag in the packet; --qinq: an
 // 802.1ad and an 802.1Q tag; --pppoe: a PPPoE session header. The fast parse takes all
 // three (before stop 24, two tags and PPPoE took the general parser, bpf_skb_load_bytes).
+// --build slow: the entry points that parse every packet with the general parser, each
+// header through bpf_skb_load_bytes (what `load` picks on kernels that refuse direct packet
+// access without CAP_PERFMON, such as 5.10; and the path of any packet the fast parse does
+// not take: headers beyond the linear part, IPv6 extension headers, fragments);
+// --build compat: that, without gso_size (before Linux 5.7). Default: fast.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -256,12 +262,20 @@ struct Row {
 	Timing t;
 };
 
+// Which program a Dataplane runs. object_file: another build of
+// bpf/traffic_meter.bpf.c (A/B comparisons); empty: the embedded one.
+// build: which build of its entry points (--build: the general parser's
+// alone is kSlow).
+struct ProgramChoice {
+	std::string object_file;
+	EntryBuild build = EntryBuild::kFast;
+};
+
 class Dataplane {
 public:
-	// object_file: another build of bpf/traffic_meter.bpf.c (A/B comparisons);
-	// empty: the embedded one.
-	explicit Dataplane(const std::string &object_file)
+	explicit Dataplane(const ProgramChoice &choice) : build_(choice.build)
 	{
+		const std::string &object_file = choice.object_file;
 		skel_ = static_cast<traffic_meter_bpf *>(calloc(1, sizeof(traffic_meter_bpf)));
 		if (!skel_)
 			fail("calloc", ENOMEM);
@@ -281,13 +295,13 @@ public:
 		if (int err = bpf_object__open_skeleton(skel_->skeleton, nullptr))
 			fail("open skeleton", err);
 		tmeter::size_skeleton(skel_, {kMaxRules, kMaxFlows});
-		// Only the measured entry point.
-		auto &p = skel_->progs;
-		for (bpf_program *prog : {p.tm_ingress_l3, p.tm_egress_l3,
-					  p.tm_ingress_eth_slow, p.tm_egress_eth_slow, p.tm_ingress_l3_slow,
-					  p.tm_egress_l3_slow, p.tm_ingress_eth_compat, p.tm_egress_eth_compat,
-					  p.tm_ingress_l3_compat, p.tm_egress_l3_compat})
-			bpf_program__set_autoload(prog, false);
+		// Only the measured entry points: the build's Ethernet ones.
+		for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
+			for (bool egress : {false, true})
+				for (bool l3 : {false, true})
+					bpf_program__set_autoload(
+						tmeter::entry_program(skel_, b, egress, l3),
+						b == build_ && !l3);
 		if (int err = traffic_meter_bpf__load(skel_))
 			fail("load traffic_meter (verifier)", err);
 		maps_ = tmeter::map_set_of(skel_);
@@ -308,8 +322,8 @@ public:
 	Dataplane(const Dataplane &) = delete;
 	Dataplane &operator=(const Dataplane &) = delete;
 
-	int prog_fd() const { return bpf_program__fd(skel_->progs.tm_ingress_eth); }
-	int egress_fd() const { return bpf_program__fd(skel_->progs.tm_egress_eth); }
+	int prog_fd() const { return bpf_program__fd(tmeter::entry_program(skel_, build_, false, false)); }
+	int egress_fd() const { return bpf_program__fd(tmeter::entry_program(skel_, build_, true, false)); }
 	const MapSet &maps() const { return maps_; }
 
 	void add_rules(std::vector<Cidr> rules)
@@ -356,6 +370,7 @@ public:
 
 private:
 	std::vector<char> object_bytes_; // outlives the skeleton that points at it
+	EntryBuild build_;
 	traffic_meter_bpf *skel_ = nullptr;
 	MapSet maps_;
 	tmeter::FlowTableImage table_{1}; // what reset_flows and fill_flows wrote
@@ -440,7 +455,7 @@ struct NewFlowRow {
 // Per family and rule count: n new flows into the table with only the
 // benchmark flow, then, after enough more that every bucket's ways for new
 // flows are taken (three times their number), n flows that each evict one.
-std::vector<NewFlowRow> new_flow_rows(const std::string &object_file, int empty_fd, uint8_t family,
+std::vector<NewFlowRow> new_flow_rows(const ProgramChoice &program, int empty_fd, uint8_t family,
 				      const uint8_t *s, const uint8_t *d, const tm_flow_key &bench_key,
 				      const std::vector<Cidr> &rules, uint32_t n)
 {
@@ -448,7 +463,7 @@ std::vector<NewFlowRow> new_flow_rows(const std::string &object_file, int empty_
 	const uint32_t new_ways = tmeter::flow_buckets(kMaxFlows) * TM_FLOW_NEW_WAYS;
 	std::vector<NewFlowRow> rows;
 	for (size_t count : {size_t(2), rules.size()}) {
-		Dataplane dp(object_file);
+		Dataplane dp(program);
 		dp.add_rules({rules.begin(), rules.begin() + count});
 		dp.reset_flows(bench_key);
 		NewFlows flows(family, s, d);
@@ -483,11 +498,11 @@ void print_new_flow_rows(const std::vector<NewFlowRow> &rows)
 // (ingress_ifindex names it): what a router pays a second time for each
 // forwarded packet. Timed beside the ingress program on the same packet, as
 // an established flow, and the empty program.
-Timing time_egress_skip(Runner runner, const std::string &object_file, int empty_fd,
+Timing time_egress_skip(Runner runner, const ProgramChoice &program, int empty_fd,
 			const tm_flow_key &bench_key, const std::vector<Cidr> &rules)
 {
 	constexpr uint32_t kAttachedIfindex = 7;
-	Dataplane dp(object_file);
+	Dataplane dp(program);
 	dp.add_rules(rules);
 	dp.reset_flows(bench_key);
 	tm_iface attached{};
@@ -534,19 +549,32 @@ int load_empty(const char *path, ObjectFile &obj)
 	return bpf_program__fd(prog);
 }
 
+// --build's argument: the entry points' build (bpf/traffic_meter.bpf.c).
+EntryBuild entry_build_named(const std::string &name)
+{
+	if (name == "fast")
+		return EntryBuild::kFast;
+	if (name == "slow")
+		return EntryBuild::kSlow;
+	if (name == "compat")
+		return EntryBuild::kCompat;
+	throw std::runtime_error("--build must be fast, slow or compat, not " + name);
+}
+
 int run(int argc, char **argv)
 {
 	if (argc < 2) {
 		std::fprintf(stderr, "usage: %s EMPTY_BPF_O [--repeat N] [--trials N] [--quick] [--family 4|6] "
 			     "[--max-rules N] [--object FILE] [--base-object FILE] [--spin SECONDS] [--one-way] "
-			     "[--new-flows N] [--egress-skip] [--vlan | --qinq | --pppoe]\n",
+			     "[--new-flows N] [--egress-skip] [--vlan | --qinq | --pppoe] [--build fast|slow|compat]\n",
 			     argv[0]);
 		return 2;
 	}
 	Runner runner;
 	bool quick = false;
 	double spin_seconds = 0;
-	std::string object_file, base_object_file;
+	ProgramChoice program, base_program;
+	bool has_base = false;
 	bool one_way = false;
 	uint32_t new_flows = 0;
 	bool egress_skip = false;
@@ -563,9 +591,11 @@ int run(int argc, char **argv)
 		else if (a == "--spin" && i + 1 < argc)
 			spin_seconds = std::stod(argv[++i]); // for perf: run the first case only
 		else if (a == "--object" && i + 1 < argc)
-			object_file = argv[++i];
+			program.object_file = argv[++i];
 		else if (a == "--base-object" && i + 1 < argc)
-			base_object_file = argv[++i];
+			base_program.object_file = argv[++i], has_base = true;
+		else if (a == "--build" && i + 1 < argc)
+			program.build = entry_build_named(argv[++i]);
 		else if (a == "--family" && i + 1 < argc)
 			only_family = std::stoi(argv[++i]);
 		else if (a == "--max-rules" && i + 1 < argc)
@@ -589,6 +619,10 @@ int run(int argc, char **argv)
 	}
 	if (pppoe && tags)
 		throw std::runtime_error("--pppoe goes with neither --vlan nor --qinq");
+	// The 2-rule twin runs the same build (of --base-object's object, if given).
+	base_program.build = program.build;
+	if (!has_base)
+		base_program.object_file = program.object_file;
 	libbpf_set_print(quiet_libbpf);
 	ObjectFile empty_obj;
 	const int empty_fd = load_empty(argv[1], empty_obj);
@@ -628,13 +662,13 @@ int run(int argc, char **argv)
 		bench_key.port[0] = htons(50000), bench_key.port[1] = htons(443);
 		bench_key.proto = 6, bench_key.family = family;
 		if (egress_skip) {
-			egress_rows.push_back({fname, time_egress_skip(runner, object_file, empty_fd,
+			egress_rows.push_back({fname, time_egress_skip(runner, program, empty_fd,
 								       bench_key, make_rules(family, 2, rng))});
 			continue;
 		}
 		if (new_flows) {
 			const auto rules = make_rules(family, quick ? 1000 : max_rules_case, rng);
-			for (auto &r : new_flow_rows(object_file, empty_fd, family, s, d, bench_key, rules,
+			for (auto &r : new_flow_rows(program, empty_fd, family, s, d, bench_key, rules,
 						     new_flows))
 				new_flow_table.push_back(r);
 			continue;
@@ -642,7 +676,7 @@ int run(int argc, char **argv)
 
 		// dp grows from 2 to 1,000,000 rules; base keeps the 2 the packet
 		// matches, and is timed alongside for the "rules do not matter" target.
-		Dataplane dp(object_file), base(base_object_file.empty() ? object_file : base_object_file);
+		Dataplane dp(program), base(base_program);
 		const auto all_rules = make_rules(family, quick ? 1000 : max_rules_case, rng);
 		base.add_rules({all_rules.begin(), all_rules.begin() + 2});
 		uint32_t have = 0;

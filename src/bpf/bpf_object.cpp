@@ -177,7 +177,8 @@ void BpfObject::load(bool verbose)
 	for (EntryBuild b : {EntryBuild::kFast, EntryBuild::kSlow, EntryBuild::kCompat})
 		for (bool egress : {false, true})
 			for (bool l3 : {false, true})
-				bpf_program__set_autoload(entry(b, egress, l3), b == build_);
+				bpf_program__set_autoload(entry_program(skel_.get(), b, egress, l3),
+							  b == build_);
 
 	int err = traffic_meter_bpf__load(skel_.get());
 	if (!err)
@@ -201,9 +202,9 @@ void BpfObject::load(bool verbose)
 	fail_runtime(explain_errno("the kernel rejected the BPF program", err));
 }
 
-bpf_program *BpfObject::entry(EntryBuild build, bool egress, bool l3) const
+bpf_program *entry_program(const traffic_meter_bpf *skel, EntryBuild build, bool egress, bool l3)
 {
-	auto &p = skel_->progs;
+	const auto &p = skel->progs;
 	switch (build) {
 	case EntryBuild::kFast:
 		return l3 ? (egress ? p.tm_egress_l3 : p.tm_ingress_l3)
@@ -220,7 +221,7 @@ bpf_program *BpfObject::entry(EntryBuild build, bool egress, bool l3) const
 
 int BpfObject::prog_fd(bool egress, bool l3_device) const
 {
-	return bpf_program__fd(entry(build_, egress, l3_device));
+	return bpf_program__fd(entry_program(skel_.get(), build_, egress, l3_device));
 }
 
 MapSet BpfObject::maps() const { return map_set_of(skel_.get()); }

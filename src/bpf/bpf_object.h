@@ -36,6 +36,12 @@ uint32_t flow_capacity(uint32_t buckets);
 // out), and what the CPUs may hold in their reserves.
 uint32_t flow_pool_entries(uint32_t buckets, unsigned cpus);
 
+// The entry point of one build for a hook and a link layer (the names of
+// bpf/traffic_meter.bpf.c): what `load` attaches, and what the data-plane
+// tests and dp_bench run.
+bpf_program *entry_program(const traffic_meter_bpf *skel, EntryBuild build, bool egress,
+			   bool l3_device);
+
 // Sizes the maps an opened skeleton will create, and sets the program's
 // bucket and pool entry counts to match the flow table's size. BpfObject, the data-plane
 // tests and dp_bench all open the skeleton, and all size it here.
@@ -87,7 +93,6 @@ private:
 
 	std::optional<std::filesystem::path> file_;
 	std::vector<char> file_bytes_; // must outlive the skeleton that points at it
-	bpf_program *entry(EntryBuild build, bool egress, bool l3_device) const;
 
 	std::unique_ptr<traffic_meter_bpf, SkelDeleter> skel_;
 	EntryBuild build_ = EntryBuild::kFast;

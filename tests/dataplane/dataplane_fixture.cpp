@@ -127,17 +127,8 @@ Dataplane::~Dataplane() = default;
 
 int Dataplane::run(const PacketEvent &ev, uint32_t repeat)
 {
-	const auto &p = skel_->progs;
-	const bool in = ev.hook == Hook::kIngress;
 	const bpf_program *prog =
-		build_ == EntryBuild::kFast
-			? (in ? (ev.l3 ? p.tm_ingress_l3 : p.tm_ingress_eth)
-			      : (ev.l3 ? p.tm_egress_l3 : p.tm_egress_eth))
-		: build_ == EntryBuild::kSlow
-			? (in ? (ev.l3 ? p.tm_ingress_l3_slow : p.tm_ingress_eth_slow)
-			      : (ev.l3 ? p.tm_egress_l3_slow : p.tm_egress_eth_slow))
-			: (in ? (ev.l3 ? p.tm_ingress_l3_compat : p.tm_ingress_eth_compat)
-			      : (ev.l3 ? p.tm_egress_l3_compat : p.tm_egress_eth_compat));
+		tmeter::entry_program(skel_.get(), build_, ev.hook == Hook::kEgress, ev.l3);
 	__sk_buff ctx{};
 	ctx.ingress_ifindex = ev.ingress_ifindex;
 	ctx.gso_segs = ev.gso_segs;
