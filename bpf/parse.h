@@ -339,6 +339,17 @@ static __always_inline __u16 tm_ppp_ethertype(__u16 ppp_proto)
 /* ------------------------------------------------------------ fast path */
 
 /*
+ * Whether the fast parse's first len bytes are missing: from the packet
+ * (data..data_end, direct access), or from a copy of its first n bytes
+ * (copy, a constant at every call site: see tm_parse_copy).
+ */
+static __always_inline int tm_short(const void *data, const void *data_end, __u32 n, __u32 len,
+				    const int copy)
+{
+	return copy ? len > n : data + len > data_end;
+}
+
+/*
  * l2 is a constant at every call site, so every packet pointer below is
  * data plus a constant: 0 (no link-layer header), ETH_HLEN,
  * TM_FAST_VLAN_HLEN (Ethernet and one 802.1Q or 802.1ad tag: a trunk port,
@@ -346,13 +357,15 @@ static __always_inline __u16 tm_ppp_ethertype(__u16 ppp_proto)
  * or PPPoE: a router's uplink). A tag before PPPoE, and PPPoE after two
  * tags, take the slow path, which agrees on every frame the fast parse
  * takes (tm_parse_l2). Returns 1 when the packet is parsed, 0 to leave it
- * to the slow path.
+ * to the slow path. It reads the packet itself (copy 0), or the copy of
+ * its first n bytes at buf (copy 1).
  */
-static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
-					 const int has_gso_size, struct tm_packet *p)
+static __always_inline int tm_parse_fast_at(struct __sk_buff *skb, const __u32 l2,
+					    const int has_gso_size, struct tm_packet *p, void *buf,
+					    __u32 n, const int copy)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data = copy ? buf : (void *)(long)skb->data;
+	void *data_end = copy ? buf : (void *)(long)skb->data_end;
 	struct tm_l4_head *l4;
 	__u32 avail, l3_len, l4_len, wire_len, ip_word;
 	__u16 ethertype;
@@ -361,7 +374,7 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	/* Every packet taken here has 14 bytes of transport header in the
 	 * linear part (TCP flags; UDP is shorter, but no frame that short
 	 * matters): one bound per family, which the compiler cannot split. */
-	if (data + l2 + sizeof(struct tm_ipv4_hdr) + 14 > data_end)
+	if (tm_short(data, data_end, n, l2 + sizeof(struct tm_ipv4_hdr) + 14, copy))
 		return 0;
 	if (!l2) {
 		first = *(__u8 *)data >> 4;
@@ -404,7 +417,7 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 	} else if (ethertype == ETH_P_IPV6) {
 		struct tm_ipv6_hdr *ip6 = data + l2;
 
-		if (data + l2 + sizeof(*ip6) + 14 > data_end)
+		if (tm_short(data, data_end, n, l2 + sizeof(*ip6) + 14, copy))
 			return 0;
 		if ((ip6->ver_tc_flow & bpf_htonl(0xf0000000)) != bpf_htonl(0x60000000) ||
 		    !ip6->payload_len)
@@ -448,15 +461,24 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 }
 
 /* The fast parse, one link-layer layout after the other, the commonest
- * first: each at its own constant offset (see tm_parse_fast). */
+ * first: each at its own constant offset (see tm_parse_fast_at), on the
+ * packet (copy 0) or on the copy of its first n bytes at buf (copy 1). */
+static __always_inline int tm_parse_fast_layouts(struct __sk_buff *skb, const int l3_device,
+						 const int has_gso_size, struct tm_packet *p,
+						 void *buf, __u32 n, const int copy)
+{
+	if (l3_device)
+		return tm_parse_fast_at(skb, 0, has_gso_size, p, buf, n, copy);
+	return tm_parse_fast_at(skb, ETH_HLEN, has_gso_size, p, buf, n, copy) ||
+	       tm_parse_fast_at(skb, TM_FAST_VLAN_HLEN, has_gso_size, p, buf, n, copy) ||
+	       tm_parse_fast_at(skb, TM_FAST_LONG_HLEN, has_gso_size, p, buf, n, copy);
+}
+
+/* The fast parse on the packet itself (direct packet access). */
 static __always_inline int tm_parse_fast_any(struct __sk_buff *skb, const int l3_device,
 					     const int has_gso_size, struct tm_packet *p)
 {
-	if (l3_device)
-		return tm_parse_fast(skb, 0, has_gso_size, p);
-	return tm_parse_fast(skb, ETH_HLEN, has_gso_size, p) ||
-	       tm_parse_fast(skb, TM_FAST_VLAN_HLEN, has_gso_size, p) ||
-	       tm_parse_fast(skb, TM_FAST_LONG_HLEN, has_gso_size, p);
+	return tm_parse_fast_layouts(skb, l3_device, has_gso_size, p, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------ slow path */
@@ -507,6 +529,11 @@ struct tm_scratch {
 	__u32 u32key;
 	__u32 cpu_base; /* this CPU's first entry in tm_counters */
 	__s32 way; /* tm_opaque_way(): a way's index, stored and read back */
+	/* The packet's first bytes, for the fast parse on a copy (tm_parse_copy):
+	 * the longest frame it takes, two tags or PPPoE, IPv6 and 14 bytes of
+	 * TCP, is 76 bytes. Last, so that the lines the fast build touches stay
+	 * where they were. */
+	__u8 hdrs[TM_FAST_LONG_HLEN + 40 + 14 + 4] __attribute__((aligned(8)));
 };
 
 _Static_assert(sizeof(struct tm_scratch) <= TM_SCRATCH_BYTES, "tm_percpu.scratch too small");
@@ -774,18 +801,51 @@ static __always_inline int tm_parse_quoted(struct __sk_buff *skb, struct tm_scra
 	return 1;
 }
 
-/* Everything the fast path leaves, link layer first; the working state is
- * s (map memory), the result s->p. A BPF subprogram, not inlined: it is
- * most of the program's code, and out of line it no longer sits between
- * the blocks of the fast path (each entry point's own code is 10 KB of
- * BPF instructions instead of 23). */
-static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
+/*
+ * The fast parse on a copy of the packet's first bytes, taken with one
+ * bpf_skb_load_bytes: the builds without direct packet access (kernels
+ * whose verifier compares no packet pointers without CAP_PERFMON, such as
+ * 5.10) parse the common packets so, and so does the fast build where the
+ * headers are not all in the linear part (a guest's paged frames on a
+ * tap). The general parse loads each header on its own, three loads or
+ * more for these packets (docs/BENCHMARKS.md, "Stop 36"). Only scalar
+ * lengths are compared, never packet pointers. 1 when parsed (every field
+ * the flow code reads set, as by the fast parse), 0 for the general parse.
+ */
+static __always_inline int tm_parse_copy(struct __sk_buff *skb, const int l3_device,
 					 const int has_gso_size, struct tm_scratch *s)
+{
+	__u32 n = skb->len;
+
+	if (n > sizeof(s->hdrs))
+		n = sizeof(s->hdrs);
+	if (n < sizeof(struct tm_ipv4_hdr) + 14) /* shorter than any frame it takes */
+		return 0;
+	if (tm_load(skb, 0, s->hdrs, n))
+		return 0;
+	return tm_parse_fast_layouts(skb, l3_device, has_gso_size, &s->p, s->hdrs, n, 1);
+}
+
+/* Everything the fast path leaves, link layer first; the working state is
+ * s (map memory), the result s->p. With copy, the fast parse on a copy of
+ * the first bytes comes first (tm_parse_copy). A BPF subprogram, not
+ * inlined: it is most of the program's code, and out of line it no longer
+ * sits between the blocks of the fast path (each entry point's own code is
+ * 10 KB of BPF instructions instead of 23). */
+static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
+					 const int has_gso_size, const int copy, struct tm_scratch *s)
 {
 	struct tm_packet *p = &s->p;
 	__u32 off = 0;
 	__u8 first;
 	int status;
+
+	if (copy && tm_parse_copy(skb, l3_device, has_gso_size, s))
+		return TM_PARSED;
+	/* The general parse sets only what it finds: the rest starts at 0
+	 * (the fast parses set every field they leave to the flow code, and
+	 * may have set some before they gave up). */
+	__builtin_memset(p, 0, sizeof(*p));
 
 	if (l3_device) {
 		/* No link-layer header: the IP version nibble says the family. */

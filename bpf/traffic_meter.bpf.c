@@ -11,8 +11,9 @@
  * the caller's privileges (src/bpf/kernel_features.cpp finds out by trying):
  *   tm_*          direct packet access for the common packets (the fast
  *                 path), __sk_buff.gso_size (Linux 5.7);
- *   tm_*_slow     every header through bpf_skb_load_bytes: kernels that
- *                 compare no packet pointers without CAP_PERFMON (5.10);
+ *   tm_*_slow     the packet read through bpf_skb_load_bytes, the common
+ *                 packets' headers in one copy: kernels that compare no
+ *                 packet pointers without CAP_PERFMON (5.10);
  *   tm_*_compat   that, and no gso_size (before 5.7).
  */
 #include <linux/bpf.h>
@@ -101,6 +102,7 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	struct tm_stats *stats;
 	struct tm_config *cfg;
 	__u32 zero = 0, role = 0, rules_gen;
+	int paged;
 
 	cpu = bpf_map_lookup_elem(&tm_percpu, &zero);
 	if (!cpu)
@@ -132,13 +134,14 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		return TC_ACT_UNSPEC;
 	}
 	/* Headers a driver left in page fragments: the linear part is
-	 * shorter than 64 bytes of a longer packet. */
-	if (fast && skb->len >= 64 && (void *)(long)skb->data + 64 > (void *)(long)skb->data_end)
+	 * shorter than 64 bytes of a longer packet. The fast parse then runs
+	 * on a copy of the first bytes, as it does for every packet of the
+	 * builds without direct packet access (tm_parse_slow). */
+	paged = fast && skb->len >= 64 &&
+		(void *)(long)skb->data + 64 > (void *)(long)skb->data_end;
+	if (paged)
 		stats->paged++;
-	/* The general parse sets only what it finds: the rest starts at 0
-	 * (the fast parse sets every field it leaves to the flow code). */
-	__builtin_memset(p, 0, sizeof(*p));
-	s->status = tm_parse_slow(skb, l3_device, has_gso_size, s);
+	s->status = tm_parse_slow(skb, l3_device, has_gso_size, !fast || paged, s);
 	tm_forget(); /* one flow and counter path for every outcome of this parse */
 	switch (s->status) {
 	case TM_NOT_IP:
