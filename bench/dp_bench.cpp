@@ -18,11 +18,11 @@
 // --vlan: the established flow's frames carry an 802.1Q tag in the packet; --qinq: an
 // 802.1ad and an 802.1Q tag; --pppoe: a PPPoE session header. The fast parse takes all
 // three (before stop 24, two tags and PPPoE took the general parser, bpf_skb_load_bytes).
-// --build slow: the entry points that parse every packet with the general parser, each
-// header through bpf_skb_load_bytes (what `load` picks on kernels that refuse direct packet
-// access without CAP_PERFMON, such as 5.10; and the path of any packet the fast parse does
-// not take: headers beyond the linear part, IPv6 extension headers, fragments);
-// --build compat: that, without gso_size (before Linux 5.7). Default: fast.
+// --build slow: the entry points without direct packet access, which read the packet through
+// bpf_skb_load_bytes, the common packets' headers in one copy (what `load` picks on kernels
+// that refuse packet-pointer compares without CAP_PERFMON, such as 5.10; the fast build's
+// packets with headers beyond the linear part take the same parse); --build compat: that,
+// without gso_size (before Linux 5.7). Default: fast.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -264,8 +264,7 @@ struct Row {
 
 // Which program a Dataplane runs. object_file: another build of
 // bpf/traffic_meter.bpf.c (A/B comparisons); empty: the embedded one.
-// build: which build of its entry points (--build: the general parser's
-// alone is kSlow).
+// build: which build of its entry points (--build).
 struct ProgramChoice {
 	std::string object_file;
 	EntryBuild build = EntryBuild::kFast;
