@@ -339,15 +339,108 @@ static __always_inline __u16 tm_ppp_ethertype(__u16 ppp_proto)
 /* ------------------------------------------------------------ fast path */
 
 /*
- * Whether the fast parse's first len bytes are missing: from the packet
- * (data..data_end, direct access), or from a copy of its first n bytes
- * (copy, a constant at every call site: see tm_parse_copy).
+ * The fast parse's body, for the packet itself (tm_parse_fast) and for a
+ * copy of its first n bytes (tm_parse_fast_copy). In scope where it
+ * expands: skb, l2, has_gso_size, p and data; SHORT(len), whether the len
+ * bytes after the link layer (l2 bytes) are missing. A macro, not a
+ * function with a flag for the two cases: with the flag, the compiler laid
+ * the direct parse out otherwise, and an established flow cost 1.7% more
+ * (IPv4, bench/dp_ab.sh, docs/BENCHMARKS.md "Stop 36").
  */
-static __always_inline int tm_short(const void *data, const void *data_end, __u32 n, __u32 len,
-				    const int copy)
-{
-	return copy ? len > n : data + len > data_end;
-}
+#define TM_PARSE_FAST_BODY(SHORT)                                                               \
+	struct tm_l4_head *l4;                                                                  \
+	__u32 avail, l3_len, l4_len, wire_len, ip_word;                                         \
+	__u16 ethertype;                                                                        \
+	__u8 proto, first;                                                                      \
+                                                                                                \
+	/* Every packet taken here has 14 bytes of transport header in the                      \
+	 * linear part, or the copy (TCP flags; UDP is shorter, but no frame                    \
+	 * that short matters): one bound per family, which the compiler                        \
+	 * cannot split. */                                                                     \
+	if (SHORT(sizeof(struct tm_ipv4_hdr) + 14))                                             \
+		return 0;                                                                       \
+	if (!l2) {                                                                              \
+		first = *(__u8 *)data >> 4;                                                     \
+		ethertype = first == 4 ? ETH_P_IP : first == 6 ? ETH_P_IPV6 : 0;                \
+	} else {                                                                                \
+		ethertype = bpf_ntohs(*(__be16 *)(data + 12)); /* Ethernet's */                 \
+		if (l2 == TM_FAST_VLAN_HLEN) {                                                  \
+			if (!tm_is_vlan_tag(ethertype))                                         \
+				return 0;                                                       \
+			ethertype = bpf_ntohs(*(__be16 *)(data + 16));                          \
+		} else if (l2 == TM_FAST_LONG_HLEN) {                                           \
+			if (ethertype == TM_ETH_P_PPP_SES)                                      \
+				ethertype = tm_ppp_ethertype(bpf_ntohs(*(__be16 *)(data + 20))); \
+			else if (tm_is_vlan_tag(ethertype) &&                                   \
+				 tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))             \
+				ethertype = bpf_ntohs(*(__be16 *)(data + 20));                  \
+			else                                                                    \
+				return 0;                                                       \
+		}                                                                               \
+	}                                                                                       \
+	if (skb->len < l2)                                                                      \
+		return 0;                                                                       \
+	avail = skb->len - l2;                                                                  \
+                                                                                                \
+	if (ethertype == ETH_P_IP) {                                                            \
+		struct tm_ipv4_hdr *ip = data + l2;                                             \
+                                                                                                \
+		if (ip->ver_ihl != 0x45 || (ip->frag_off & bpf_htons(0x3fff)))                  \
+			return 0;                                                               \
+		proto = ip->proto;                                                              \
+		wire_len = bpf_ntohs(ip->tot_len);                                              \
+		if (wire_len < sizeof(*ip) && !tm_is_aggregate(skb, has_gso_size))              \
+			return 0;                                                               \
+		l3_len = sizeof(*ip);                                                           \
+		l4 = data + l2 + sizeof(*ip);                                                   \
+		p->family = TM_FAMILY_IPV4;                                                     \
+		tm_copy_v4(p->t.saddr, ip->saddr);                                              \
+		tm_copy_v4(p->t.daddr, ip->daddr);                                              \
+		ip_word = (__u32)bpf_ntohs(ip->id) << 16;                                       \
+	} else if (ethertype == ETH_P_IPV6) {                                                   \
+		struct tm_ipv6_hdr *ip6 = data + l2;                                            \
+                                                                                                \
+		if (SHORT(sizeof(*ip6) + 14))                                                   \
+			return 0;                                                               \
+		if ((ip6->ver_tc_flow & bpf_htonl(0xf0000000)) != bpf_htonl(0x60000000) ||      \
+		    !ip6->payload_len)                                                          \
+			return 0;                                                               \
+		proto = ip6->nexthdr;                                                           \
+		wire_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);                          \
+		l3_len = sizeof(*ip6);                                                          \
+		l4 = data + l2 + sizeof(*ip6);                                                  \
+		p->family = TM_FAMILY_IPV6;                                                     \
+		tm_copy_v6(p->t.saddr, ip6->saddr);                                             \
+		tm_copy_v6(p->t.daddr, ip6->daddr);                                             \
+		ip_word = bpf_ntohl(ip6->ver_tc_flow) & 0xfffff;                                \
+	} else {                                                                                \
+		return 0;                                                                       \
+	}                                                                                       \
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)                                       \
+		return 0;                                                                       \
+	/* Every field the flow code reads is set here or in tm_size(), so the                  \
+	 * packet is not cleared first (1-2 ns of ~39 in BPF_PROG_TEST_RUN):                    \
+	 * what this parse never finds, as constants the compiler follows.                      \
+	 * l4_truncated is read by the general parse only. gso_from_size starts                 \
+	 * at 0 here and tm_size() raises it: setting it there on every packet                  \
+	 * cost about 1 ns (dp_bench, alternating builds). */                                   \
+	p->frag = TM_FRAG_NONE;                                                                 \
+	p->icmp_error = 0;                                                                      \
+	p->gso_from_size = 0;                                                                   \
+	p->t.proto = proto;                                                                     \
+	p->t.sport = l4->sport;                                                                 \
+	p->t.dport = l4->dport;                                                                 \
+	p->has_ports = l4->sport || l4->dport;                                                  \
+	if (proto == IPPROTO_TCP) {                                                             \
+		p->tcp_flags = l4->flags;                                                       \
+		l4_len = (__u32)(l4->doff_res >> 4) * 4;                                        \
+	} else {                                                                                \
+		p->tcp_flags = 0;                                                               \
+		l4_len = 8;                                                                     \
+	}                                                                                       \
+	p->sig = tm_sig_of(ip_word, wire_len, proto, tm_l4_sig_word(proto, l4));                \
+	tm_size(skb, has_gso_size, p, avail, l3_len + l4_len, wire_len);                        \
+	return 1;
 
 /*
  * l2 is a constant at every call site, so every packet pointer below is
@@ -357,128 +450,40 @@ static __always_inline int tm_short(const void *data, const void *data_end, __u3
  * or PPPoE: a router's uplink). A tag before PPPoE, and PPPoE after two
  * tags, take the slow path, which agrees on every frame the fast parse
  * takes (tm_parse_l2). Returns 1 when the packet is parsed, 0 to leave it
- * to the slow path. It reads the packet itself (copy 0), or the copy of
- * its first n bytes at buf (copy 1).
+ * to the slow path.
  */
-static __always_inline int tm_parse_fast_at(struct __sk_buff *skb, const __u32 l2,
-					    const int has_gso_size, struct tm_packet *p, void *buf,
-					    __u32 n, const int copy)
+static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
+					 const int has_gso_size, struct tm_packet *p)
 {
-	void *data = copy ? buf : (void *)(long)skb->data;
-	void *data_end = copy ? buf : (void *)(long)skb->data_end;
-	struct tm_l4_head *l4;
-	__u32 avail, l3_len, l4_len, wire_len, ip_word;
-	__u16 ethertype;
-	__u8 proto, first;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+#define TM_SHORT_PACKET(len) (data + l2 + len > data_end)
+	TM_PARSE_FAST_BODY(TM_SHORT_PACKET);
+#undef TM_SHORT_PACKET
+}
 
-	/* Every packet taken here has 14 bytes of transport header in the
-	 * linear part (TCP flags; UDP is shorter, but no frame that short
-	 * matters): one bound per family, which the compiler cannot split. */
-	if (tm_short(data, data_end, n, l2 + sizeof(struct tm_ipv4_hdr) + 14, copy))
-		return 0;
-	if (!l2) {
-		first = *(__u8 *)data >> 4;
-		ethertype = first == 4 ? ETH_P_IP : first == 6 ? ETH_P_IPV6 : 0;
-	} else {
-		ethertype = bpf_ntohs(*(__be16 *)(data + 12)); /* Ethernet's */
-		if (l2 == TM_FAST_VLAN_HLEN) {
-			if (!tm_is_vlan_tag(ethertype))
-				return 0;
-			ethertype = bpf_ntohs(*(__be16 *)(data + 16));
-		} else if (l2 == TM_FAST_LONG_HLEN) {
-			if (ethertype == TM_ETH_P_PPP_SES)
-				ethertype = tm_ppp_ethertype(bpf_ntohs(*(__be16 *)(data + 20)));
-			else if (tm_is_vlan_tag(ethertype) &&
-				 tm_is_vlan_tag(bpf_ntohs(*(__be16 *)(data + 16))))
-				ethertype = bpf_ntohs(*(__be16 *)(data + 20));
-			else
-				return 0;
-		}
-	}
-	if (skb->len < l2)
-		return 0;
-	avail = skb->len - l2;
-
-	if (ethertype == ETH_P_IP) {
-		struct tm_ipv4_hdr *ip = data + l2;
-
-		if (ip->ver_ihl != 0x45 || (ip->frag_off & bpf_htons(0x3fff)))
-			return 0;
-		proto = ip->proto;
-		wire_len = bpf_ntohs(ip->tot_len);
-		if (wire_len < sizeof(*ip) && !tm_is_aggregate(skb, has_gso_size))
-			return 0;
-		l3_len = sizeof(*ip);
-		l4 = data + l2 + sizeof(*ip);
-		p->family = TM_FAMILY_IPV4;
-		tm_copy_v4(p->t.saddr, ip->saddr);
-		tm_copy_v4(p->t.daddr, ip->daddr);
-		ip_word = (__u32)bpf_ntohs(ip->id) << 16;
-	} else if (ethertype == ETH_P_IPV6) {
-		struct tm_ipv6_hdr *ip6 = data + l2;
-
-		if (tm_short(data, data_end, n, l2 + sizeof(*ip6) + 14, copy))
-			return 0;
-		if ((ip6->ver_tc_flow & bpf_htonl(0xf0000000)) != bpf_htonl(0x60000000) ||
-		    !ip6->payload_len)
-			return 0;
-		proto = ip6->nexthdr;
-		wire_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
-		l3_len = sizeof(*ip6);
-		l4 = data + l2 + sizeof(*ip6);
-		p->family = TM_FAMILY_IPV6;
-		tm_copy_v6(p->t.saddr, ip6->saddr);
-		tm_copy_v6(p->t.daddr, ip6->daddr);
-		ip_word = bpf_ntohl(ip6->ver_tc_flow) & 0xfffff;
-	} else {
-		return 0;
-	}
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return 0;
-	/* Every field the flow code reads is set here or in tm_size(), so the
-	 * packet is not cleared first (1-2 ns of ~39 in BPF_PROG_TEST_RUN):
-	 * what this parse never finds, as constants the compiler follows.
-	 * l4_truncated is read by the general parse only. gso_from_size starts
-	 * at 0 here and tm_size() raises it: setting it there on every packet
-	 * cost about 1 ns (dp_bench, alternating builds). */
-	p->frag = TM_FRAG_NONE;
-	p->icmp_error = 0;
-	p->gso_from_size = 0;
-	p->t.proto = proto;
-	p->t.sport = l4->sport;
-	p->t.dport = l4->dport;
-	p->has_ports = l4->sport || l4->dport;
-	if (proto == IPPROTO_TCP) {
-		p->tcp_flags = l4->flags;
-		l4_len = (__u32)(l4->doff_res >> 4) * 4;
-	} else {
-		p->tcp_flags = 0;
-		l4_len = 8;
-	}
-	p->sig = tm_sig_of(ip_word, wire_len, proto, tm_l4_sig_word(proto, l4));
-	tm_size(skb, has_gso_size, p, avail, l3_len + l4_len, wire_len);
-	return 1;
+/* The same on a copy of the packet's first n bytes at data (map memory):
+ * only scalar lengths are compared, never packet pointers (see
+ * tm_parse_copy). */
+static __always_inline int tm_parse_fast_copy(struct __sk_buff *skb, const __u32 l2,
+					      const int has_gso_size, struct tm_packet *p, void *data,
+					      __u32 n)
+{
+#define TM_SHORT_COPY(len) (l2 + len > n)
+	TM_PARSE_FAST_BODY(TM_SHORT_COPY);
+#undef TM_SHORT_COPY
 }
 
 /* The fast parse, one link-layer layout after the other, the commonest
- * first: each at its own constant offset (see tm_parse_fast_at), on the
- * packet (copy 0) or on the copy of its first n bytes at buf (copy 1). */
-static __always_inline int tm_parse_fast_layouts(struct __sk_buff *skb, const int l3_device,
-						 const int has_gso_size, struct tm_packet *p,
-						 void *buf, __u32 n, const int copy)
-{
-	if (l3_device)
-		return tm_parse_fast_at(skb, 0, has_gso_size, p, buf, n, copy);
-	return tm_parse_fast_at(skb, ETH_HLEN, has_gso_size, p, buf, n, copy) ||
-	       tm_parse_fast_at(skb, TM_FAST_VLAN_HLEN, has_gso_size, p, buf, n, copy) ||
-	       tm_parse_fast_at(skb, TM_FAST_LONG_HLEN, has_gso_size, p, buf, n, copy);
-}
-
-/* The fast parse on the packet itself (direct packet access). */
+ * first: each at its own constant offset (see tm_parse_fast). */
 static __always_inline int tm_parse_fast_any(struct __sk_buff *skb, const int l3_device,
 					     const int has_gso_size, struct tm_packet *p)
 {
-	return tm_parse_fast_layouts(skb, l3_device, has_gso_size, p, 0, 0, 0);
+	if (l3_device)
+		return tm_parse_fast(skb, 0, has_gso_size, p);
+	return tm_parse_fast(skb, ETH_HLEN, has_gso_size, p) ||
+	       tm_parse_fast(skb, TM_FAST_VLAN_HLEN, has_gso_size, p) ||
+	       tm_parse_fast(skb, TM_FAST_LONG_HLEN, has_gso_size, p);
 }
 
 /* ------------------------------------------------------------ slow path */
@@ -823,7 +828,11 @@ static __always_inline int tm_parse_copy(struct __sk_buff *skb, const int l3_dev
 		return 0;
 	if (tm_load(skb, 0, s->hdrs, n))
 		return 0;
-	return tm_parse_fast_layouts(skb, l3_device, has_gso_size, &s->p, s->hdrs, n, 1);
+	if (l3_device)
+		return tm_parse_fast_copy(skb, 0, has_gso_size, &s->p, s->hdrs, n);
+	return tm_parse_fast_copy(skb, ETH_HLEN, has_gso_size, &s->p, s->hdrs, n) ||
+	       tm_parse_fast_copy(skb, TM_FAST_VLAN_HLEN, has_gso_size, &s->p, s->hdrs, n) ||
+	       tm_parse_fast_copy(skb, TM_FAST_LONG_HLEN, has_gso_size, &s->p, s->hdrs, n);
 }
 
 /* Everything the fast path leaves, link layer first; the working state is
@@ -840,12 +849,13 @@ static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
 	__u8 first;
 	int status;
 
-	if (copy && tm_parse_copy(skb, l3_device, has_gso_size, s))
-		return TM_PARSED;
-	/* The general parse sets only what it finds: the rest starts at 0
-	 * (the fast parses set every field they leave to the flow code, and
-	 * may have set some before they gave up). */
-	__builtin_memset(p, 0, sizeof(*p));
+	if (copy) {
+		if (tm_parse_copy(skb, l3_device, has_gso_size, s))
+			return TM_PARSED;
+		/* Cleared again (tm_handle): the copy's parse may have set
+		 * some fields before it gave up. */
+		__builtin_memset(p, 0, sizeof(*p));
+	}
 
 	if (l3_device) {
 		/* No link-layer header: the IP version nibble says the family. */

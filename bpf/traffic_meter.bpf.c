@@ -141,6 +141,9 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		(void *)(long)skb->data + 64 > (void *)(long)skb->data_end;
 	if (paged)
 		stats->paged++;
+	/* The general parse sets only what it finds: the rest starts at 0
+	 * (the fast parse sets every field it leaves to the flow code). */
+	__builtin_memset(p, 0, sizeof(*p));
 	s->status = tm_parse_slow(skb, l3_device, has_gso_size, !fast || paged, s);
 	tm_forget(); /* one flow and counter path for every outcome of this parse */
 	switch (s->status) {
