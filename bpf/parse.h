@@ -457,6 +457,9 @@ static __always_inline int tm_parse_fast(struct __sk_buff *skb, const __u32 l2,
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
+	/* len unparenthesized: data + l2 + 20 + 14, the pointer as it was
+	 * written before the copy's parse, which shares data + l2 with the
+	 * network header's (a different grouping compiled differently). */
 #define TM_SHORT_PACKET(len) (data + l2 + len > data_end)
 	TM_PARSE_FAST_BODY(TM_SHORT_PACKET);
 #undef TM_SHORT_PACKET
