@@ -827,7 +827,9 @@ static __always_inline int tm_parse_copy(struct __sk_buff *skb, const int l3_dev
 
 	if (n > sizeof(s->hdrs))
 		n = sizeof(s->hdrs);
-	if (n < sizeof(struct tm_ipv4_hdr) + 14) /* shorter than any frame it takes */
+	/* Shorter than any frame it takes (and bpf_skb_load_bytes copies at
+	 * least one byte). */
+	if (n < sizeof(struct tm_ipv4_hdr) + 14)
 		return 0;
 	if (tm_load(skb, 0, s->hdrs, n))
 		return 0;
@@ -855,8 +857,9 @@ static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
 	if (copy) {
 		if (tm_parse_copy(skb, l3_device, has_gso_size, s))
 			return TM_PARSED;
-		/* Cleared again (tm_handle): the copy's parse may have set
-		 * some fields before it gave up. */
+		/* Cleared here, not by tm_handle, when the copy came first:
+		 * its parse sets every field the flow code reads, and may
+		 * have set some before it gave up. */
 		__builtin_memset(p, 0, sizeof(*p));
 	}
 

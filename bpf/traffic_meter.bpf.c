@@ -102,7 +102,7 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	struct tm_stats *stats;
 	struct tm_config *cfg;
 	__u32 zero = 0, role = 0, rules_gen;
-	int paged;
+	int paged, copy;
 
 	cpu = bpf_map_lookup_elem(&tm_percpu, &zero);
 	if (!cpu)
@@ -142,9 +142,13 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	if (paged)
 		stats->paged++;
 	/* The general parse sets only what it finds: the rest starts at 0
-	 * (the fast parse sets every field it leaves to the flow code). */
-	__builtin_memset(p, 0, sizeof(*p));
-	s->status = tm_parse_slow(skb, l3_device, has_gso_size, !fast || paged, s);
+	 * (the fast parses set every field they leave to the flow code).
+	 * Cleared here when tm_parse_slow goes straight to it, and there
+	 * after the copy's parse gave up otherwise. */
+	copy = !fast || paged;
+	if (!copy)
+		__builtin_memset(p, 0, sizeof(*p));
+	s->status = tm_parse_slow(skb, l3_device, has_gso_size, copy, s);
 	tm_forget(); /* one flow and counter path for every outcome of this parse */
 	switch (s->status) {
 	case TM_NOT_IP:
