@@ -572,8 +572,8 @@ int run(int argc, char **argv)
 	Runner runner;
 	bool quick = false;
 	double spin_seconds = 0;
-	ProgramChoice program, base_program;
-	bool has_base = false;
+	ProgramChoice program;
+	std::string base_object_file;
 	bool one_way = false;
 	uint32_t new_flows = 0;
 	bool egress_skip = false;
@@ -592,7 +592,7 @@ int run(int argc, char **argv)
 		else if (a == "--object" && i + 1 < argc)
 			program.object_file = argv[++i];
 		else if (a == "--base-object" && i + 1 < argc)
-			base_program.object_file = argv[++i], has_base = true;
+			base_object_file = argv[++i];
 		else if (a == "--build" && i + 1 < argc)
 			program.build = entry_build_named(argv[++i]);
 		else if (a == "--family" && i + 1 < argc)
@@ -618,10 +618,9 @@ int run(int argc, char **argv)
 	}
 	if (pppoe && tags)
 		throw std::runtime_error("--pppoe goes with neither --vlan nor --qinq");
-	// The 2-rule twin runs the same build (of --base-object's object, if given).
-	base_program.build = program.build;
-	if (!has_base)
-		base_program.object_file = program.object_file;
+	// The 2-rule twin: the same build, of --base-object's object if given.
+	const ProgramChoice base_program{
+		base_object_file.empty() ? program.object_file : base_object_file, program.build};
 	libbpf_set_print(quiet_libbpf);
 	ObjectFile empty_obj;
 	const int empty_fd = load_empty(argv[1], empty_obj);
