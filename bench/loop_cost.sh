@@ -19,6 +19,8 @@
 # namespace, bpffs and pin path, and touches no host interface.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/bench_lib.sh
+source bench/bench_lib.sh
 
 usage() { echo "usage: bench/loop_cost.sh BUILDDIR [--object OBJ | --program OBJ] [--runs N]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
@@ -77,8 +79,7 @@ else
 	bench/rules_file.py 10 "$WORK/rules.json"
 	in_ns "$TM" --pin-path "$PIN" import --file "$WORK/rules.json" >/dev/null
 	name=traffic_meter
-	prog=(id "$(in_ns "$TM" --pin-path "$PIN" status --json |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])')")
+	prog=(id "$(in_ns "$TM" --pin-path "$PIN" status --json | status_program_id)")
 fi
 
 run() { # bpftool's program argument... -> ns a packet

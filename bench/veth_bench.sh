@@ -92,6 +92,8 @@
 # interface. Prints markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/bench_lib.sh
+source bench/bench_lib.sh
 
 BUILDDIR=builddir-bench
 ROUNDS=3 SECONDS_PER=2
@@ -339,23 +341,10 @@ ingress_prog_id() { # CASE
 		hk tc -j filter show dev "${HOOK_DEVS[0]}" ingress |
 			python3 -c 'import json,sys; print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])'
 	elif [[ $1 == tm-* || $1 == other-* ]]; then
-		tm "$(pin_of "$1")" status --json |
-			python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])'
+		tm "$(pin_of "$1")" status --json | status_program_id
 	fi
 }
-prog_run_stats() { # ID: "run_time_ns run_cnt"
-	bpftool prog show id "$1" -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("run_time_ns", 0), d.get("run_cnt", 0))'
-}
-if ((PROG_STATS)); then
-	# BPF_ENABLE_STATS: statistics stay on while this process holds the fd.
-	python3 -c 'import ctypes, struct, time
-libc = ctypes.CDLL(None, use_errno=True)
-attr = ctypes.create_string_buffer(struct.pack("I", 0), 128)  # BPF_STATS_RUN_TIME
-if libc.syscall(321, 32, attr, 128) < 0:  # bpf(BPF_ENABLE_STATS)
-    raise SystemExit("BPF_ENABLE_STATS failed")
-time.sleep(86400)' &
-	STATS_PID=$!
-fi
+if ((PROG_STATS)); then STATS_PID=$(bpf_stats_hold); fi
 
 RESULTS=$WORK/results.tsv
 BAD=0

@@ -1,0 +1,29 @@
+# shellcheck shell=bash
+# Helpers the bench scripts share (sourced, not run): the kernel's program
+# statistics and traffic_meter's program id.
+
+# traffic_meter's ingress program id on its first interface, from
+# `status --json` on stdin.
+status_program_id() {
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])'
+}
+
+# A program's statistics so far: "run_time_ns run_cnt".
+prog_run_stats() { # ID
+	bpftool prog show id "$1" -j |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("run_time_ns", 0), d.get("run_cnt", 0))'
+}
+
+# Turns the kernel's program statistics on (BPF_ENABLE_STATS) and prints the
+# pid of the process that keeps them on: they stay on while it holds the fd,
+# so the caller kills it when done. Its output goes nowhere, so that
+# PID=$(bpf_stats_hold) returns at once.
+bpf_stats_hold() {
+	python3 -c 'import ctypes, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+attr = ctypes.create_string_buffer(struct.pack("I", 0), 128)  # BPF_STATS_RUN_TIME
+if libc.syscall(321, 32, attr, 128) < 0:  # bpf(BPF_ENABLE_STATS)
+    raise SystemExit("BPF_ENABLE_STATS failed")
+time.sleep(86400)' >/dev/null &
+	echo $!
+}
