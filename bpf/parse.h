@@ -5,10 +5,11 @@
  *   layer), IPv4 without options or fragmentation or IPv6 without extension
  *   headers, then TCP or UDP, all in the linear part of the buffer: read in
  *   place at constant offsets.
- * - tm_parse_slow: everything else (a tag before PPPoE, IPv4 options and
- *   fragments, IPv6 extension headers, ICMP and the packet an error quotes,
- *   other protocols, headers in paged data), through bpf_skb_load_bytes,
- *   which reads wherever the kernel keeps the bytes.
+ * - tm_parse_slow (tm_parse_slow_direct in the fast build): everything
+ *   else (a tag before PPPoE, IPv4 options and fragments, IPv6 extension
+ *   headers, ICMP and the packet an error quotes, other protocols, headers
+ *   in paged data), through bpf_skb_load_bytes, which reads wherever the
+ *   kernel keeps the bytes.
  * Why two: a direct read is one load, a helper call is not; but without
  * CAP_PERFMON the verifier allows direct packet access at constant offsets
  * only (a variable added to a packet pointer is a Spectre v1 gadget to it),
@@ -840,20 +841,50 @@ static __always_inline int tm_parse_copy(struct __sk_buff *skb, const int l3_dev
 	       tm_parse_fast_copy(skb, TM_FAST_LONG_HLEN, has_gso_size, &s->p, s->hdrs, n);
 }
 
+/*
+ * The fast build's packets shorter than 64 bytes whose headers are not all
+ * in the linear part: tm_handle takes only longer packets for paged. 1 when
+ * the linear part is shorter than the shortest frame the fast parse takes
+ * (no link layer, IPv4, UDP: 28 bytes; with Ethernet 42) and the packet is
+ * not, as a 60-byte frame with its Ethernet header alone linear: the copy
+ * holds what the linear part lacks. Constant offsets only, the verifier's
+ * rule without CAP_PERFMON. In the subprogram rather than in tm_handle's
+ * test, so that the fast entry points' code stays as it was: a wider test
+ * there moved their blocks, and an established IPv6 flow read 0.8% slower
+ * in two A/B runs (docs/BENCHMARKS.md, "Stop 37").
+ */
+static __always_inline int tm_paged_short(const struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 len = skb->len;
+
+	return (len >= 42 && data + 42 > data_end) || (len >= 28 && data + 28 > data_end);
+}
+
 /* Everything the fast path leaves, link layer first; the working state is
  * s (map memory), the result s->p. With copy, the fast parse on a copy of
- * the first bytes comes first (tm_parse_copy). A BPF subprogram, not
- * inlined: it is most of the program's code, and out of line it no longer
- * sits between the blocks of the fast path (each entry point's own code is
- * 10 KB of BPF instructions instead of 23). */
-static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
-					 const int has_gso_size, const int copy, struct tm_scratch *s)
+ * the first bytes comes first (tm_parse_copy). direct: the fast build's,
+ * which may read the packet in place (tm_paged_short). Inlined into the
+ * two subprograms below. */
+static __always_inline int tm_parse_general(struct __sk_buff *skb, const int l3_device,
+					    const int has_gso_size, int copy, struct tm_scratch *s,
+					    const int direct)
 {
 	struct tm_packet *p = &s->p;
 	__u32 off = 0;
 	__u8 first;
 	int status;
 
+	if (direct && !copy && tm_paged_short(skb)) {
+		/* tm_handle's per-CPU stats: s is that entry's scratch. */
+		struct tm_percpu *cpu = (void *)s - __builtin_offsetof(struct tm_percpu, scratch);
+
+		cpu->stats.paged++;
+		copy = 1;
+		/* tm_parse_copy reads skb->len afresh: this one, widened, the
+		 * verifier would not take for its bound. */
+		tm_forget();
+	}
 	if (copy) {
 		if (tm_parse_copy(skb, l3_device, has_gso_size, s))
 			return TM_PARSED;
@@ -890,6 +921,27 @@ static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
 	p->sig = tm_sig_of(s->ip_word, s->wire_len, p->t.proto, tm_l4_sig_word(p->t.proto, &s->head));
 	tm_size(skb, has_gso_size, p, s->avail, s->l3_len + s->l4_len, s->wire_len);
 	return p->l4_truncated ? TM_MALFORMED_L4 : TM_PARSED;
+}
+
+/* The general parse as BPF subprograms, not inlined: it is most of the
+ * program's code, and out of line it no longer sits between the blocks of
+ * the fast path (each entry point's own code is 10 KB of BPF instructions
+ * instead of 23). Two of them, for the fast build and for the builds
+ * without direct packet access: those must not hold tm_paged_short's
+ * packet-pointer compares even where they never run, since a verifier
+ * without CAP_PERFMON also checks the branches a constant argument rules
+ * out (as speculative paths: 5.10 refuses the program). */
+static __noinline int tm_parse_slow_direct(struct __sk_buff *skb, const int l3_device,
+					   const int has_gso_size, const int copy,
+					   struct tm_scratch *s)
+{
+	return tm_parse_general(skb, l3_device, has_gso_size, copy, s, 1);
+}
+
+static __noinline int tm_parse_slow(struct __sk_buff *skb, const int l3_device,
+				    const int has_gso_size, const int copy, struct tm_scratch *s)
+{
+	return tm_parse_general(skb, l3_device, has_gso_size, copy, s, 0);
 }
 
 #endif

@@ -134,9 +134,10 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 		return TC_ACT_UNSPEC;
 	}
 	/* Headers a driver left in page fragments: the linear part is
-	 * shorter than 64 bytes of a longer packet. The fast parse then runs
-	 * on a copy of the first bytes, as it does for every packet of the
-	 * builds without direct packet access (tm_parse_slow). */
+	 * shorter than 64 bytes of a longer packet (shorter packets:
+	 * tm_paged_short, in the subprogram). The fast parse then runs on a
+	 * copy of the first bytes, as it does for every packet of the builds
+	 * without direct packet access (tm_parse_slow). */
 	paged = fast && skb->len >= 64 &&
 		(void *)(long)skb->data + 64 > (void *)(long)skb->data_end;
 	if (paged)
@@ -148,7 +149,8 @@ static __always_inline int tm_handle(struct __sk_buff *skb, const int l3_device,
 	copy = !fast || paged;
 	if (!copy)
 		__builtin_memset(p, 0, sizeof(*p));
-	s->status = tm_parse_slow(skb, l3_device, has_gso_size, copy, s);
+	s->status = fast ? tm_parse_slow_direct(skb, l3_device, has_gso_size, copy, s)
+			 : tm_parse_slow(skb, l3_device, has_gso_size, copy, s);
 	tm_forget(); /* one flow and counter path for every outcome of this parse */
 	switch (s->status) {
 	case TM_NOT_IP:

@@ -80,6 +80,9 @@ def paged_frames(a):
     return [
         # A -> B, UDP, 228 B: everything past Ethernet in page fragments.
         (bytes(mac / udp), 14),
+        # A -> B, UDP, 46 B, the shortest frame (60 B, no padding): its IP
+        # and UDP headers in page fragments.
+        (bytes(mac / IP(src=a.src4, dst=a.dst4) / UDP(sport=5003, dport=6003) / Raw(bytes(18))), 14),
         # B -> A, port unreachable quoting it, 20 + 8 + 60 = 88 B: the
         # quoted packet in page fragments.
         (bytes(rmac / IP(src=a.dst4, dst=a.src4) / ICMP(type=3, code=3) / Raw(quoted)), 42),
