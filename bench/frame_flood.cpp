@@ -1,9 +1,8 @@
 // frame_flood: a bounded traffic generator for bench/veth_bench.sh. Writes
-// 64-byte Ethernet + IPv4 + UDP frames (18 bytes of payload; --payload N
-// for another size) straight onto
-// an interface through an AF_PACKET socket, cycling the UDP source port
-// over --flows values, in sendmmsg batches, until --seconds pass or
-// --max-packets are sent. Raw frames keep the sender's own UDP/IP stack
+// 64-byte Ethernet + IPv4 + UDP frames (18 bytes of payload, or --payload
+// N) straight onto an interface through an AF_PACKET socket, cycling the
+// UDP source port over --flows values, in sendmmsg batches, until
+// --seconds pass or --max-packets are sent. Raw frames keep the sender's own UDP/IP stack
 // out of the figures: what is measured is the receiving side, where the
 // hooks are. Prints "SENT <frames> <seconds>". With --write-frame FILE it
 // sends nothing and writes the first frame it would send to FILE instead
@@ -22,7 +21,7 @@
 //                    [--payload N] [--tap-split N --src-mac MAC]
 // (Why not pktgen or trafgen: neither is a Debian package that works in a
 // network namespace without a kernel module or netsniff-ng's setup; this
-// is 150 lines.)
+// is 300 lines.)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -145,7 +144,6 @@ bool parse_mac(const std::string &text, uint8_t out[6])
 		out[i] = uint8_t(mac[i]);
 	return true;
 }
-
 
 using Clock = std::chrono::steady_clock;
 

@@ -107,18 +107,19 @@ for round in $(seq "$ROUNDS"); do
 		read -r t0 c0 < <(prog_run_stats "$PROG")
 		read -r _ sent secs < <(send "$split" "$SECONDS_PER")
 		read -r t1 c1 < <(prog_run_stats "$PROG")
-		counted=$(($(up_packets) - u0)) paged=$(($(paged_count) - g0))
-		if ((counted != sent || c1 - c0 != sent)); then
-			echo "MISMATCH split $split round $round: $sent written, $counted counted, $((c1 - c0)) runs" >&2
+		counted=$(($(up_packets) - u0)) paged=$(($(paged_count) - g0)) runs=$((c1 - c0))
+		((runs > 0)) || { echo "paged_bench.sh: the program did not run: no BPF statistics?" >&2; exit 1; }
+		if ((counted != sent || runs != sent)); then
+			echo "MISMATCH split $split round $round: $sent written, $counted counted, $runs runs" >&2
 			BAD=1
 		fi
 		if ((paged != (split ? sent : 0))); then
 			echo "MISMATCH split $split round $round: $sent written, $paged paged" >&2
 			BAD=1
 		fi
-		printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$split" "$sent" "$secs" "$(((t1 - t0) * 1000 / (c1 - c0)))" >>"$RESULTS"
+		printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$split" "$sent" "$secs" "$(((t1 - t0) * 1000 / runs))" >>"$RESULTS"
 		printf 'round %s split %-2s %9s frames in %ss, %s ns a run\n' "$round" "$split" "$sent" "$secs" \
-			"$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) / ($c1 - $c0) }")" >&2
+			"$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) / $runs }")" >&2
 	done
 done
 
