@@ -27,3 +27,25 @@ if libc.syscall(321, 32, attr, 128) < 0:  # bpf(BPF_ENABLE_STATS)
 time.sleep(86400)' >/dev/null &
 	echo $!
 }
+
+# A lab of one's own: a network namespace NS, a work directory WORK, and a
+# bpffs mounted at FS with the pin path PIN under it, all removed on exit,
+# after the script's own bench_cleanup if it defines one (run before the
+# namespace goes, so that it can still purge in it).
+bench_lab() { # NAME
+	NS=tm-$1-$$
+	WORK=$(mktemp -d "/tmp/tm-$1.XXXXXX")
+	# shellcheck disable=SC2034 # PIN is for the script that sources this
+	FS=$WORK/bpffs PIN=$WORK/bpffs/tm
+	trap bench_lab_cleanup EXIT
+	mkdir "$FS"
+	mount -t bpf bpf "$FS"
+	ip netns add "$NS"
+}
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+bench_lab_cleanup() {
+	! declare -F bench_cleanup >/dev/null || bench_cleanup || true
+	ip netns del "$NS" 2>/dev/null || true
+	umount "$FS" 2>/dev/null || true
+	rm -rf "$WORK"
+}

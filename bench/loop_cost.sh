@@ -46,21 +46,10 @@ TM=$(realpath "$TM") FLOOD=$(realpath "$FLOOD") EMPTY=$(realpath "$EMPTY")
 [[ -z $OBJECT ]] || OBJECT=$(realpath "$OBJECT")
 [[ -z $PROGRAM ]] || PROGRAM=$(realpath "$PROGRAM")
 
-NS=tm-loop-$$
-WORK=$(mktemp -d /tmp/tm-loop.XXXXXX)
-FS=$WORK/bpffs PIN=$WORK/bpffs/tm
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
-cleanup() {
+bench_cleanup() {
 	[[ -n $PROGRAM ]] || in_ns "$TM" --pin-path "$PIN" purge >/dev/null 2>&1 || true
-	ip netns del "$NS" 2>/dev/null || true
-	umount "$FS" 2>/dev/null || true
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-
-mkdir "$FS"
-mount -t bpf bpf "$FS"
-ip netns add "$NS"
+bench_lab loop
 ip -n "$NS" link add vb0 type veth peer name vb1
 ip -n "$NS" link set vb0 up
 ip -n "$NS" link set vb1 up

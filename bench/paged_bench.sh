@@ -58,23 +58,13 @@ command -v ethtool >/dev/null || { echo "paged_bench.sh: ethtool missing (apt-ge
 TM=$(realpath "$TM") FLOOD=$(realpath "$FLOOD")
 [[ -z $OBJECT ]] || OBJECT=$(realpath "$OBJECT")
 
-NS=tm-paged-$$
-WORK=$(mktemp -d /tmp/tm-paged.XXXXXX)
-FS=$WORK/bpffs PIN=$WORK/bpffs/tm STATS_PID=
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+STATS_PID=
 tm() { in_ns "$TM" --pin-path "$PIN" "$@"; }
-cleanup() {
+bench_cleanup() {
 	[[ -z $STATS_PID ]] || kill "$STATS_PID" 2>/dev/null || true
 	tm purge >/dev/null 2>&1 || true
-	ip netns del "$NS" 2>/dev/null || true
-	umount "$FS" 2>/dev/null || true
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-
-mkdir "$FS"
-mount -t bpf bpf "$FS"
-ip netns add "$NS"
+bench_lab paged
 TAP_MAC=02:00:00:00:44:01
 ip -n "$NS" tuntap add dev tp0 mode tap
 ip -n "$NS" link set tp0 address $TAP_MAC up
