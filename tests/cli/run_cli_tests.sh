@@ -481,6 +481,9 @@ test_object_option() {
 	lab_pair || return 1
 	expect_error 2 "cannot read --object $WORK/none.o" load --dev a0 --object "$WORK/none.o"
 	expect_error 1 "not a traffic_meter object" load --dev a0 --object "$FOREIGN_O"
+	printf 'not an ELF file\n' >"$WORK/text.o"
+	expect_error 1 "cannot open BPF object $WORK/text.o: BPF object format invalid" \
+		load --dev a0 --object "$WORK/text.o"
 	[ ! -e "$PIN/tm_config" ] || fail "a refused --object left state behind"
 	if nsenter --net="/run/netns/$A" tc qdisc show dev a0 | grep -q clsact; then
 		fail "a refused --object left clsact behind"
