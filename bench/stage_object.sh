@@ -13,7 +13,10 @@ shift 3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$src" "$work/bpf"
-patch --quiet --forward -d "$work" -p1 <"$patch_file"
+# Exactly (no fuzz), or not at all: a patch whose context drifted could
+# cut the program somewhere else than its docs say.
+patch --quiet --forward --fuzz=0 -d "$work" -p1 <"$patch_file" ||
+	{ echo "stage_object.sh: $patch_file no longer applies to bpf/ without fuzz: refresh it" >&2; exit 1; }
 # The copy's own headers come first: quoted includes are looked up beside
 # the file that includes them.
 "$@" -c "$work/bpf/traffic_meter.bpf.c" -o "$out"
