@@ -8,7 +8,7 @@ packages=(g++ clang llvm libbpf-dev meson ninja-build pkg-config libcli11-dev nl
 	libfmt-dev libgtest-dev libgmock-dev libmnl-dev libcpp-httplib-dev iproute2 nftables iptables
 	ethtool iperf3 socat python3 python3-scapy jq tcpdump util-linux procps iputils-ping
 	qemu-system-x86 busybox-static cpio debian-archive-keyring
-	prometheus scdoc tmux curl systemd man-db dpkg-dev debhelper fakeroot)
+	prometheus scdoc tmux curl systemd man-db dpkg-dev debhelper fakeroot patch)
 
 install_deps() {
 	local missing=() p
