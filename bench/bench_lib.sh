@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Helpers the bench scripts share (sourced, not run): the kernel's program
-# statistics and traffic_meter's program id.
+# statistics, traffic_meter's program id, and a lab of one namespace and
+# one bpffs.
 
 # traffic_meter's ingress program id on its first interface, from
 # `status --json` on stdin.
