@@ -140,14 +140,6 @@ BpfObject BpfObject::open(const std::optional<std::filesystem::path> &object_fil
 			fail_runtime(fmt::format("cannot open BPF object{}: not a traffic_meter object of "
 						 "this version (maps or programs missing)",
 						 what));
-		// libbpf's own codes (from __LIBBPF_ERRNO__START: no ELF, a bad
-		// format) have no strerror() text; libbpf names them.
-		if (std::abs(err) >= __LIBBPF_ERRNO__START) {
-			char text[128];
-			libbpf_strerror(err, text, sizeof(text));
-			fail_runtime(fmt::format("cannot open BPF object{}: {} (is it a BPF object file?)",
-						 what, text));
-		}
 		fail_runtime(fmt::format("cannot open BPF object{}: {}", what,
 					 explain_errno("", err).substr(2)));
 	}

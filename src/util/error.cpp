@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <bpf/libbpf.h>
 #include <fmt/format.h>
 
 namespace tmeter {
@@ -28,6 +29,13 @@ std::string explain_errno(std::string_view what, int err)
 	case EOPNOTSUPP:
 		return fmt::format("{}: not supported by this kernel (needs Linux 5.4 or newer)", what);
 	default:
+		// libbpf's own codes (from __LIBBPF_ERRNO__START: not an ELF
+		// file, a bad object format...) have no strerror() text.
+		if (err >= __LIBBPF_ERRNO__START) {
+			char text[128];
+			libbpf_strerror(err, text, sizeof(text));
+			return fmt::format("{}: {}", what, text);
+		}
 		return fmt::format("{}: {}", what, std::strerror(err));
 	}
 }
