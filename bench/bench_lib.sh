@@ -1,12 +1,18 @@
 # shellcheck shell=bash
 # Helpers the bench scripts share (sourced, not run): the kernel's program
-# statistics, traffic_meter's program id, and a lab of one namespace and
-# one bpffs.
+# statistics, traffic_meter's program id and counters, and a lab of one
+# namespace and one bpffs.
 
 # traffic_meter's ingress program id on its first interface, from
 # `status --json` on stdin.
 status_program_id() {
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["program_id"])'
+}
+
+# The first rule's up_packets, from `show --json` on stdin (the bench
+# sender's rule, 198.18.7.1/32, asked for alone).
+show_up_packets() {
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["up_packets"])'
 }
 
 # A program's statistics so far: "run_time_ns run_cnt".

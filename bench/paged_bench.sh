@@ -85,7 +85,7 @@ send() { # SPLIT SECONDS -> "SENT n secs"
 	in_ns taskset -c 1 "$FLOOD" --dev tp0 --tap-split "$1" --src-mac 02:00:00:00:44:02 \
 		--src 198.18.7.1 --dst 198.18.7.2 --dst-mac $TAP_MAC --dport 9 --payload "$PAYLOAD" --seconds "$2"
 }
-up_packets() { tm show --json --ip-address 198.18.7.1/32 | python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["up_packets"])'; }
+up_packets() { tm show --json --ip-address 198.18.7.1/32 | show_up_packets; }
 paged_count() { tm status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["dataplane"]["paged"])'; }
 
 send 0 1 >/dev/null # warm-up, not recorded

@@ -326,7 +326,7 @@ cpu_busy_ns() { # user+nice+system+irq+softirq of $CPU, in ns
 	awk -v c="cpu$CPU" -v hz="$(getconf CLK_TCK)" '$1 == c { printf "%.0f", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
 }
 tm_up_packets() { # PIN
-	tm "$1" show --json --ip-address 198.18.7.1/32 | python3 -c 'import json,sys; print(json.load(sys.stdin)["rules"][0]["up_packets"])'
+	tm "$1" show --json --ip-address 198.18.7.1/32 | show_up_packets
 }
 
 # The ingress program of a case: traffic_meter's from its status, the
